@@ -1,0 +1,256 @@
+//! The idempotent consumer.
+//!
+//! Each delivery is applied in one database transaction that also inserts its `event_id` into the
+//! service's `inbox` table; a redelivered event finds its id there and changes nothing. The ack
+//! goes out only after the commit, so a crash in between means a redelivery, never a loss.
+//!
+//! A message that can never be applied (not an event, an unknown or malformed payload, a handler
+//! that refuses it) is rejected without requeue and lands in `<queue>.dlq`. A database outage is
+//! waited out with backoff, holding the message: it must not push good events into the DLQ. Any
+//! other failure is requeued; the quorum queue's delivery limit then dead-letters a message that
+//! keeps failing (or keeps crashing the process).
+
+use crate::broker::{self, BrokerError, QueueTopology};
+use common::events::{Event, RawEnvelope};
+use common::Secret;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use platform::backoff::Backoff;
+use platform::db::{PgPool, StorageError};
+use platform::http::ComponentHealth;
+use platform::metrics::Metrics;
+use prometheus::{IntCounterVec, Opts};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Attempts at a failing (but not unreachable-database) delivery before it is requeued.
+const LOCAL_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Will never succeed: dead-letter it.
+    #[error("cannot apply event: {0}")]
+    Permanent(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<diesel::result::Error> for HandlerError {
+    fn from(e: diesel::result::Error) -> Self {
+        HandlerError::Storage(e.into())
+    }
+}
+
+/// What a service does with the events it consumes. Called inside the inbox transaction: write
+/// through `conn` only, and enqueue any resulting events through the outbox on the same `conn`.
+#[async_trait::async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, event: Event) -> Result<(), HandlerError>;
+
+    /// Runs after a commit that applied an event (not after a duplicate): wake the relay here.
+    fn after_commit(&self) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub amqp_url: Secret<String>,
+    pub exchange: String,
+    pub queue: String,
+    pub routing_keys: Vec<String>,
+    pub prefetch: u16,
+    pub delivery_limit: u32,
+    pub queue_expires: Option<Duration>,
+    pub schema: String,
+    pub service: String,
+}
+
+#[derive(Clone)]
+struct ConsumerMetrics {
+    processed: IntCounterVec,
+}
+
+pub struct Consumer {
+    pool: PgPool,
+    config: ConsumerConfig,
+    handler: Arc<dyn EventHandler>,
+    health: ComponentHealth,
+    metrics: ConsumerMetrics,
+}
+
+enum Outcome {
+    Applied,
+    Duplicate,
+}
+
+impl Consumer {
+    pub fn new(pool: PgPool, config: ConsumerConfig, handler: Arc<dyn EventHandler>, metrics: &Metrics) -> Self {
+        let processed = metrics.register(
+            IntCounterVec::new(
+                Opts::new("events_consumed_total", "Deliveries handled, by event type and outcome"),
+                &["event_type", "outcome"],
+            )
+            .unwrap(),
+        );
+        Self { pool, config, handler, health: ComponentHealth::default(), metrics: ConsumerMetrics { processed } }
+    }
+
+    pub fn health(&self) -> ComponentHealth {
+        self.health.clone()
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Backoff::default();
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown, &mut backoff).await {
+                Ok(()) => break,
+                Err(e) => tracing::warn!(error = %e, queue = %self.config.queue, "consumer lost the broker"),
+            }
+            self.health.set(false);
+            let delay = backoff.next_delay();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.health.set(false);
+    }
+
+    async fn consume(&self, shutdown: &CancellationToken, backoff: &mut Backoff) -> Result<(), BrokerError> {
+        let connection = broker::connect(self.config.amqp_url.expose(), &format!("{}-consumer", self.config.service)).await?;
+        let channel = connection.create_channel().await?;
+        // Per-consumer prefetch (global=false): global prefetch means something else on quorum queues.
+        channel.basic_qos(self.config.prefetch, BasicQosOptions { global: false }).await?;
+        let keys: Vec<&str> = self.config.routing_keys.iter().map(String::as_str).collect();
+        QueueTopology {
+            exchange: &self.config.exchange,
+            queue: &self.config.queue,
+            routing_keys: &keys,
+            delivery_limit: self.config.delivery_limit,
+            expires: self.config.queue_expires,
+        }
+        .declare(&channel)
+        .await?;
+        let mut deliveries = channel
+            .basic_consume(
+                self.config.queue.clone().into(),
+                format!("{}-{}", self.config.service, uuid::Uuid::new_v4()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        self.health.set(true);
+        backoff.reset();
+        tracing::info!(queue = %self.config.queue, "consumer connected");
+        let result = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                next = deliveries.next() => match next {
+                    Some(Ok(delivery)) => self.process(delivery, shutdown).await,
+                    Some(Err(e)) => break Err(e.into()),
+                    None => break Err(BrokerError::Disconnected),
+                }
+            }
+        };
+        let _ = connection.close(200, "consumer stopping".into()).await;
+        result
+    }
+
+    async fn process(&self, delivery: Delivery, shutdown: &CancellationToken) {
+        let envelope = match serde_json::from_slice::<RawEnvelope>(&delivery.data) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(error = %e, routing_key = %delivery.routing_key, "not an event envelope; dead-lettering");
+                self.metrics.processed.with_label_values(&["unknown", "dead_lettered"]).inc();
+                return reject(&delivery).await;
+            }
+        };
+        let event_type = envelope.event_type.as_str();
+        let span = tracing::info_span!("event", event_id = %envelope.event_id, event_type, order_id = %envelope.order_id);
+        let _enter = span.enter();
+        let event = match Event::decode(&envelope) {
+            Ok(ev) => ev,
+            Err(e) => {
+                tracing::error!(error = %e, "event payload does not match its type; dead-lettering");
+                self.metrics.processed.with_label_values(&[event_type, "dead_lettered"]).inc();
+                return reject(&delivery).await;
+            }
+        };
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.apply(&envelope, event.clone()).await {
+                Ok(outcome) => {
+                    let label = match outcome {
+                        Outcome::Applied => {
+                            self.handler.after_commit();
+                            "applied"
+                        }
+                        Outcome::Duplicate => "duplicate",
+                    };
+                    self.metrics.processed.with_label_values(&[event_type, label]).inc();
+                    match delivery.ack(BasicAckOptions::default()).await {
+                        Ok(true) => {}
+                        // The channel this delivery came on is gone; the broker redelivers and the
+                        // inbox turns the redelivery into a no-op.
+                        Ok(false) => tracing::warn!("ack not sent (channel was replaced); the event will be redelivered"),
+                        Err(e) => tracing::warn!(error = %e, "ack failed; the event will be redelivered"),
+                    }
+                    return;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    tracing::error!(reason = %reason, "event refused by handler; dead-lettering");
+                    self.metrics.processed.with_label_values(&[event_type, "dead_lettered"]).inc();
+                    return reject(&delivery).await;
+                }
+                Err(HandlerError::Storage(e)) if e.is_transient() || attempts < LOCAL_ATTEMPTS => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, attempts, retry_in_ms = delay.as_millis() as u64, "could not apply event; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        // Unacked: the broker redelivers it to whoever consumes next.
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+                Err(HandlerError::Storage(e)) => {
+                    tracing::error!(error = %e, attempts, "could not apply event; requeueing");
+                    self.metrics.processed.with_label_values(&[event_type, "requeued"]).inc();
+                    let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn apply(&self, envelope: &RawEnvelope, event: Event) -> Result<Outcome, HandlerError> {
+        let mut conn = platform::db::get(&self.pool).await?;
+        let schema = self.config.schema.clone();
+        let handler = self.handler.clone();
+        conn.transaction(async move |conn| -> Result<Outcome, HandlerError> {
+                let inserted = diesel::sql_query(format!(
+                    "INSERT INTO {schema}.inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                ))
+                .bind::<SqlUuid, _>(envelope.event_id)
+                .bind::<Text, _>(envelope.event_type.as_str())
+                .execute(conn)
+                .await?;
+                if inserted == 0 {
+                    return Ok(Outcome::Duplicate);
+                }
+                handler.handle(conn, envelope, event).await?;
+                Ok(Outcome::Applied)
+        })
+        .await
+    }
+}
+
+async fn reject(delivery: &Delivery) {
+    if let Err(e) = delivery.reject(BasicRejectOptions { requeue: false }).await {
+        tracing::warn!(error = %e, "reject failed; the broker will redeliver");
+    }
+}

@@ -1,0 +1,32 @@
+//! HTTP plumbing shared by the services: errors, request ids and access logs, bearer auth,
+//! Bankda's IP allow-list, health, metrics and API docs.
+
+pub mod auth;
+pub mod bankda_access;
+pub mod error;
+pub mod ops;
+pub mod request_id;
+
+pub use auth::{require_bearer, ApiTokens};
+pub use bankda_access::{bankda_response, read_limited, require_bankda_ip, too_large_reply, BankdaAccess, BodyError};
+pub use error::{json_config, path_config, query_config, ApiError};
+pub use ops::{configure_ops, ComponentHealth, Readiness};
+pub use request_id::{telemetry, RequestId};
+
+use actix_web::dev::ServerHandle;
+use std::net::TcpListener;
+
+/// Binds the listener before anything else, so tests can ask for port 0 and read the port back.
+pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind((host, port))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Stops the HTTP server gracefully when the token is cancelled.
+pub fn stop_on_cancel(handle: ServerHandle, token: tokio_util::sync::CancellationToken) {
+    tokio::spawn(async move {
+        token.cancelled().await;
+        handle.stop(true).await;
+    });
+}

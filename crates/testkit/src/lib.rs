@@ -1,0 +1,174 @@
+//! What the services' tests share. Every test gets its own database, its own exchange and its
+//! own queue names, so tests run in parallel against one PostgreSQL and one RabbitMQ.
+
+use diesel::sql_types::BigInt;
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::StreamExt;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Creates an empty database of the test's own and returns its URL. `.ci/run` drops leftovers.
+pub async fn create_database() -> String {
+    let name = unique("pbt_");
+    let mut conn = AsyncPgConnection::establish(PG_ADMIN_URL).await.expect("PostgreSQL on 127.0.0.1:5432");
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    format!("postgres://postgres@127.0.0.1:5432/{name}")
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Runs `SELECT count(*) AS n …` and returns n.
+pub async fn count(db_url: &str, sql: &str) -> i64 {
+    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    let c: Count = diesel::sql_query(sql).get_result(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    c.n
+}
+
+pub async fn execute(db_url: &str, sql: &str) {
+    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    diesel::sql_query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// One message seen on the broker.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub routing_key: String,
+    pub properties: BasicProperties,
+    pub body: serde_json::Value,
+}
+
+/// A private queue bound to a test's exchange: what the broker carries, as a consumer sees it.
+pub struct EventTap {
+    _conn: Connection,
+    consumer: lapin::Consumer,
+}
+
+impl EventTap {
+    pub async fn new(exchange: &str, binding: &str) -> EventTap {
+        let conn = Connection::connect(AMQP_URL, ConnectionProperties::default()).await.expect("RabbitMQ on 127.0.0.1:5672");
+        let channel = conn.create_channel().await.unwrap();
+        channel
+            .exchange_declare(exchange.to_owned().into(), ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
+            .await
+            .unwrap();
+        let queue = unique("tap.");
+        channel
+            .queue_declare(queue.clone().into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+            .await
+            .unwrap();
+        channel
+            .queue_bind(queue.clone().into(), exchange.to_owned().into(), binding.to_owned().into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .unwrap();
+        let consumer = channel
+            .basic_consume(queue.into(), "tap".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+            .await
+            .unwrap();
+        EventTap { _conn: conn, consumer }
+    }
+
+    /// The next message, or None after `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<Seen> {
+        match tokio::time::timeout(timeout, self.consumer.next()).await {
+            Ok(Some(Ok(d))) => Some(Seen {
+                routing_key: d.routing_key.to_string(),
+                properties: d.properties.clone(),
+                body: serde_json::from_slice(&d.data).expect("events are JSON"),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Everything that arrives until `quiet` passes with nothing new.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Seen> {
+        let mut seen = Vec::new();
+        while let Some(s) = self.next(quiet).await {
+            seen.push(s);
+        }
+        seen
+    }
+}
+
+/// A TCP proxy to RabbitMQ that a test can cut and restore, to play a broker outage.
+pub struct BrokerSwitch {
+    pub port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl BrokerSwitch {
+    pub async fn start(up: bool) -> BrokerSwitch {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let flag = Arc::new(AtomicBool::new(up));
+        let (tx, _) = tokio::sync::watch::channel(0u64);
+        let generation = Arc::new(tx);
+        let (f, g) = (flag.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                if !AtomicBool::load(&f, Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut = g.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        BrokerSwitch { port, up: flag, generation }
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE order_query.inbox;
+DROP TABLE order_query.outbox;
+DROP TABLE order_query.orders;

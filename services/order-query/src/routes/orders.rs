@@ -1,0 +1,132 @@
+//! The merchant order API (design §3.2), behind a bearer token.
+
+use crate::domain::{CreateOrderRequest, OrderPage, OrderView};
+use crate::store::{self, CancelOutcome, CreateOutcome};
+use crate::startup::OrderDefaults;
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use common::{OrderId, OrderStatus};
+use platform::db::PgPool;
+use platform::http::ApiError;
+use serde::Deserialize;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use utoipa::IntoParams;
+
+pub struct RelayWaker(pub Arc<Notify>);
+
+fn parse_path_id(raw: &str) -> Result<OrderId, ApiError> {
+    // An id that breaks the rules cannot belong to any order.
+    OrderId::parse(raw).map_err(|_| order_not_found(raw))
+}
+
+fn order_not_found(id: &str) -> ApiError {
+    ApiError::not_found("order_not_found", format!("no order with order_id '{id}'"))
+}
+
+/// Creates an order. Sending the same order again returns the same answer; the same `order_id`
+/// with different content is refused with 409.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = CreateOrderRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created, or the same order sent again (`Idempotent-Replayed: true`)", body = OrderView),
+        (status = 400, description = "Malformed JSON, a missing or ill-typed field, or an invalid value", body = platform::http::error::ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = platform::http::error::ErrorBody),
+        (status = 409, description = "`order_conflict`: the order_id belongs to a different order", body = platform::http::error::ErrorBody),
+        (status = 413, description = "Body too large", body = platform::http::error::ErrorBody)))]
+pub async fn create(
+    pool: web::Data<PgPool>,
+    defaults: web::Data<OrderDefaults>,
+    waker: web::Data<RelayWaker>,
+    body: web::Json<CreateOrderRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    let new = body
+        .into_inner()
+        .parse(now, defaults.deposit_deadline, defaults.shop_offset)
+        .map_err(|e| ApiError::bad_request("invalid_order", e.to_string()))?;
+    match store::create(&pool, &new, now).await? {
+        CreateOutcome::Created(row) => {
+            waker.0.notify_one();
+            tracing::info!(order_id = %row.order_id, "order created");
+            Ok(HttpResponse::Created().json(row.view(defaults.shop_offset)))
+        }
+        CreateOutcome::Replayed(row) => Ok(HttpResponse::Created()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(row.view(defaults.shop_offset))),
+        CreateOutcome::Conflict => Err(ApiError::conflict(
+            "order_conflict",
+            format!("order_id '{}' already belongs to an order with different content", new.order_id),
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, description = "`order_not_found`", body = platform::http::error::ErrorBody)))]
+pub async fn get(pool: web::Data<PgPool>, defaults: web::Data<OrderDefaults>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_path_id(&path)?;
+    let row = store::get(&pool, &id).await?.ok_or_else(|| order_not_found(&path))?;
+    Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `awaiting_payment`, `paid`, `cancelled` or `expired`.
+    pub status: Option<String>,
+    /// 1 to 200; default 50.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub const MAX_PAGE: i64 = 200;
+
+/// Orders oldest first, optionally of one status, a page at a time.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = OrderPage), (status = 400, body = platform::http::error::ErrorBody)))]
+pub async fn list(pool: web::Data<PgPool>, defaults: web::Data<OrderDefaults>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| s.parse::<OrderStatus>().map_err(|_| ApiError::bad_request("invalid_status", format!("status '{s}' is not one of awaiting_payment, paid, cancelled, expired"))))
+        .transpose()?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")))
+        .transpose()?;
+    let rows = store::list(&pool, status, after, limit).await?;
+    let next_cursor = if rows.len() as i64 == limit { rows.last().map(|r| r.seq.to_string()) } else { None };
+    Ok(HttpResponse::Ok().json(OrderPage { orders: rows.iter().map(|r| r.view(defaults.shop_offset)).collect(), next_cursor }))
+}
+
+/// Cancels an order awaiting payment. Cancelling a cancelled order again is harmless.
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
+    params(("order_id" = String, Path)),
+    responses((status = 200, body = OrderView),
+        (status = 404, description = "`order_not_found`", body = platform::http::error::ErrorBody),
+        (status = 409, description = "`order_not_cancellable`: already paid or expired", body = platform::http::error::ErrorBody)))]
+pub async fn cancel(
+    pool: web::Data<PgPool>,
+    defaults: web::Data<OrderDefaults>,
+    waker: web::Data<RelayWaker>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_path_id(&path)?;
+    match store::cancel(&pool, &id, Utc::now()).await? {
+        CancelOutcome::Cancelled(row) => {
+            waker.0.notify_one();
+            tracing::info!(order_id = %id, "order cancelled");
+            Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset)))
+        }
+        CancelOutcome::AlreadyCancelled(row) => Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset))),
+        CancelOutcome::Refused(e) => Err(ApiError::conflict("order_not_cancellable", e.to_string())),
+        CancelOutcome::NotFound => Err(order_not_found(&path)),
+    }
+}

@@ -1,0 +1,26 @@
+diesel::table! {
+    order_query.orders (order_id) {
+        seq -> Int8,
+        order_id -> Text,
+        status -> Text,
+        payment_method -> Text,
+        amount -> Numeric,
+        billing_name -> Text,
+        bank_account_no -> Text,
+        bank_code_name -> Text,
+        buyer_name -> Nullable<Text>,
+        buyer_email -> Nullable<Text>,
+        buyer_cellphone -> Nullable<Text>,
+        order_date -> Timestamptz,
+        items -> Jsonb,
+        deposit_deadline -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        paid_via -> Nullable<Text>,
+        paid_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        expired_at -> Nullable<Timestamptz>,
+        request_canonical -> Text,
+        bankda_doc -> Text,
+    }
+}

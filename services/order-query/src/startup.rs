@@ -1,0 +1,148 @@
+//! Builds and runs order-query: migrations, pool, outbox relay, expiry sweeper, HTTP server.
+
+use crate::routes::{bankda, orders};
+use crate::{expiry, MIGRATIONS, PRODUCER, SCHEMA};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use chrono::FixedOffset;
+use messaging::{OutboxRelay, RelayConfig};
+use platform::config::Settings;
+use platform::db;
+use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
+use platform::metrics::Metrics;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use platform::http::error::BearerAuth;
+use utoipa::OpenApi;
+
+/// What a new order gets when the request leaves it out.
+#[derive(Debug, Clone)]
+pub struct OrderDefaults {
+    pub deposit_deadline: Duration,
+    pub shop_offset: FixedOffset,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    db::migrate_when_reachable(&settings.database, SCHEMA, || MIGRATIONS).await
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        migrate(&settings).await?;
+        let pool = db::pool(&settings.database);
+        let metrics = Metrics::new(PRODUCER);
+        let shutdown = CancellationToken::new();
+
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            RelayConfig {
+                amqp_url: settings.amqp.url.clone(),
+                exchange: settings.amqp.exchange.clone(),
+                schema: SCHEMA.to_owned(),
+                service: PRODUCER.to_owned(),
+                batch_size: settings.outbox.batch_size,
+                poll_interval: settings.outbox.poll_interval,
+            },
+            &metrics,
+        );
+        let waker = relay.waker();
+        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health()] };
+        let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
+        tasks.push(tokio::spawn(expiry::run(pool.clone(), settings.orders.expiry_interval, waker.clone(), shutdown.child_token())));
+
+        let listener = http::bind(&settings.http.host, settings.http.port)?;
+        let port = listener.local_addr()?.port();
+        let defaults = web::Data::new(OrderDefaults {
+            deposit_deadline: settings.orders.default_deposit_deadline,
+            shop_offset: settings.shop.utc_offset,
+        });
+        let pool = web::Data::new(pool);
+        let metrics = web::Data::new(metrics);
+        let readiness = web::Data::new(readiness);
+        let tokens = web::Data::new(ApiTokens(settings.api.tokens.clone()));
+        let bankda_access = web::Data::new(BankdaAccess {
+            allowed: settings.bankda.allowed_ips.clone(),
+            trusted_proxies: settings.bankda.trusted_proxies.clone(),
+        });
+        let body_limit = settings.http.max_body_bytes;
+        let bankda_limit = web::Data::new(bankda::BodyLimit(body_limit));
+        let waker = web::Data::new(orders::RelayWaker(waker));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::telemetry))
+                .app_data(pool.clone())
+                .app_data(metrics.clone())
+                .app_data(readiness.clone())
+                .app_data(tokens.clone())
+                .app_data(bankda_access.clone())
+                .app_data(bankda_limit.clone())
+                .app_data(defaults.clone())
+                .app_data(waker.clone())
+                .app_data(http::json_config(body_limit))
+                .app_data(http::path_config())
+                .app_data(http::query_config())
+                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
+                .service(
+                    web::scope("/bankda")
+                        .wrap(from_fn(http::require_bankda_ip))
+                        .route("/orders", web::get().to(bankda::list))
+                        .route("/orders", web::post().to(bankda::list))
+                        .route("/orders/detail", web::post().to(bankda::detail)),
+                )
+                .service(
+                    web::scope("/v1")
+                        .wrap(from_fn(http::require_bearer))
+                        .route("/orders", web::post().to(orders::create))
+                        .route("/orders", web::get().to(orders::list))
+                        .route("/orders/{order_id}", web::get().to(orders::get))
+                        .route("/orders/{order_id}/cancel", web::post().to(orders::cancel)),
+                )
+                .default_service(web::to(http::error::not_found))
+        })
+        .workers(settings.http.workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        http::stop_on_cancel(server.handle(), shutdown.clone());
+        tracing::info!(port, "order-query listening");
+        Ok(Self { port, server, shutdown, tasks })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancel it to stop the server and every background task.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paybridge order-query", description = "Orders, and Bankda's order list and detail."),
+    paths(orders::create, orders::get, orders::list, orders::cancel, bankda::list, bankda::detail),
+    modifiers(&BearerAuth),
+    tags((name = "orders", description = "Merchant order API (bearer token)"),
+         (name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),
+         (name = "operations", description = "Health, metrics, docs"))
+)]
+pub struct ApiDoc;
