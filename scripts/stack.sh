@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The local stack in one command: PostgreSQL and RabbitMQ (started or installed if missing),
+# the database (created if missing), every paybridge service with its migrations applied,
+# then the URLs and a development API token. Ctrl-C stops the services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# name:port of every service in the stack; later services join this list.
+SERVICES=(order-query:8081)
+
+bash scripts/ensure-services.sh
+echo "building (release)…" >&2
+cargo build --release $(for s in "${SERVICES[@]}"; do printf -- '-p %s ' "${s%%:*}"; done)
+
+export PAYBRIDGE_ENV="${PAYBRIDGE_ENV:-development}"
+export PAYBRIDGE_CONFIG_DIR="${PAYBRIDGE_CONFIG_DIR:-$PWD/config}"
+TOKEN="${PAYBRIDGE__API__TOKENS:-dev-token-change-me}"
+export PAYBRIDGE__API__TOKENS="$TOKEN"
+mkdir -p target/stack
+
+pids=()
+stop() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+for entry in "${SERVICES[@]}"; do
+  name=${entry%%:*}
+  "target/release/$name" >"target/stack/$name.log" 2>&1 &
+  pids+=($!)
+done
+
+for entry in "${SERVICES[@]}"; do
+  name=${entry%%:*} port=${entry##*:}
+  for _ in $(seq 120); do
+    curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "$name exited; see target/stack/$name.log" >&2; exit 1; fi
+    sleep 0.5
+  done
+done
+
+cat <<INFO
+
+paybridge is running (PAYBRIDGE_ENV=$PAYBRIDGE_ENV). Logs: target/stack/<service>.log
+
+  order-query           http://127.0.0.1:8081   (docs: http://127.0.0.1:8081/docs)
+
+API token (development only): $TOKEN
+
+  curl -s -X POST http://127.0.0.1:8081/v1/orders \\
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"order_id":"DEMO-1","order_price_amount":"30000","billing_name":"홍길동","bank_account_no":"12312422234","bank_code_name":"국민은행"}'
+  curl -s http://127.0.0.1:8081/bankda/orders
+
+Ctrl-C stops the stack.
+INFO
+wait -n "${pids[@]}"
