@@ -41,3 +41,20 @@ async fn a_callers_request_id_is_echoed_and_a_bad_one_replaced() {
     let res = app.client.get(app.url("/health")).header("x-request-id", "bad id with spaces").send().await.unwrap();
     assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_starting_together_migrate_once_and_both_serve() {
+    let db_url = testkit::create_database().await;
+    let exchange = testkit::unique("pbt.events.");
+    let (a, b, c) = tokio::join!(
+        support::spawn_on(&db_url, &exchange, &[]),
+        support::spawn_on(&db_url, &exchange, &[]),
+        support::spawn_on(&db_url, &exchange, &[]),
+    );
+    a.create_ok(&order("MIG-1")).await;
+    assert_eq!(b.get_order("MIG-1").await.status(), 200);
+    assert_eq!(c.get_order("MIG-1").await.status(), 200);
+    // Each migration recorded once, in the service's own schema.
+    assert_eq!(a.count("SELECT count(*) AS n FROM order_query.__diesel_schema_migrations").await, 1);
+    assert_eq!(a.count("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'").await, 0);
+}
