@@ -134,7 +134,9 @@ fn object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, For
     }
 }
 
-fn order_ref(map: &serde_json::Map<String, serde_json::Value>) -> Result<RequestedOrder, FormatError> {
+fn order_ref(
+    map: &serde_json::Map<String, serde_json::Value>,
+) -> Result<RequestedOrder, FormatError> {
     let value = map
         .get("order_id")
         .ok_or_else(|| FormatError("order_id is missing".into()))?;
@@ -223,7 +225,9 @@ mod tests {
             RequestedOrder::Valid(OrderId::parse("A-1").unwrap())
         );
         assert_eq!(
-            parse_detail_request(br#"{"order_id":20180402}"#).unwrap().as_received(),
+            parse_detail_request(br#"{"order_id":20180402}"#)
+                .unwrap()
+                .as_received(),
             "20180402"
         );
         assert_eq!(
@@ -244,7 +248,11 @@ mod tests {
             br#"{"order_id":1.5}"#,
             br#"{"order_id":{"x":1}}"#,
         ] {
-            assert!(parse_detail_request(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(
+                parse_detail_request(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
         for body in [
             &b"{}"[..],
@@ -253,14 +261,20 @@ mod tests {
             br#"{"requests":[{}]}"#,
             br#"{"requests":[{"order_id":"A"},{"order_id":false}]}"#,
         ] {
-            assert!(parse_confirm_request(body).is_err(), "{}", String::from_utf8_lossy(body));
+            assert!(
+                parse_confirm_request(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
     #[test]
     fn confirm_requests_keep_their_order_and_invalid_ids() {
-        let parsed =
-            parse_confirm_request(br#"{"requests":[{"order_id":"A-1"},{"order_id":7},{"order_id":""}]}"#).unwrap();
+        let parsed = parse_confirm_request(
+            br#"{"requests":[{"order_id":"A-1"},{"order_id":7},{"order_id":""}]}"#,
+        )
+        .unwrap();
         let received: Vec<_> = parsed.iter().map(|r| r.as_received().to_owned()).collect();
         assert_eq!(received, ["A-1", "7", ""]);
         assert!(matches!(parsed[2], RequestedOrder::Invalid(_)));

@@ -298,21 +298,73 @@ mod tests {
             buyer_name: Some("홍길동".into()),
             buyer_email: None,
             buyer_cellphone: Some("010-0000-0000".into()),
-            order_date: FixedOffset::east_opt(9 * 3600).unwrap().with_ymd_and_hms(2018, 7, 4, 11, 21, 35).unwrap(),
-            items: vec![OrderItem { product_name: "상품명1".into() }],
+            order_date: FixedOffset::east_opt(9 * 3600)
+                .unwrap()
+                .with_ymd_and_hms(2018, 7, 4, 11, 21, 35)
+                .unwrap(),
+            items: vec![OrderItem {
+                product_name: "상품명1".into(),
+            }],
             deposit_deadline: at(7 * 86400),
             created_at: at(0),
         });
-        round_trip(OrderCancelled { cancelled_at: at(1), reason: Some("고객 요청".into()) });
-        round_trip(OrderExpired { deposit_deadline: at(1), expired_at: at(2) });
-        round_trip(OrderPaid { paid_via: PaymentMethod::Cvs, paid_at: at(3), amount, payment_event_id: Uuid::now_v7(), imp_uid: Some("imp_1".into()) });
-        round_trip(OrderOverpaid { paid_via: PaymentMethod::BankTransfer, refund_amount: amount, order_status: OrderStatus::Paid, received_at: at(4), payment_event_id: Uuid::now_v7(), imp_uid: None });
-        round_trip(DepositConfirmed { amount, confirmed_at: at(5), request_id: Some("req-1".into()) });
-        round_trip(DepositRefused { refused_at: at(6), order_status: OrderStatus::Cancelled, request_id: None });
-        round_trip(PaymentCvsIssued { imp_uid: "imp_2".into(), amount, barcode: Some("1234".into()), expired_at: Some(at(7)) });
-        round_trip(PaymentCvsVoided { imp_uid: "imp_2".into(), reason: "order paid by bank_transfer".into(), voided_at: at(8) });
-        round_trip(PaymentPaid { imp_uid: "imp_3".into(), pay_method: PaymentMethod::Card, amount, paid_at: at(9) });
-        round_trip(PaymentCancelled { imp_uid: "imp_3".into(), pay_method: PaymentMethod::Card, cancelled_amount: amount, cancelled_at: at(10), reason: None });
+        round_trip(OrderCancelled {
+            cancelled_at: at(1),
+            reason: Some("고객 요청".into()),
+        });
+        round_trip(OrderExpired {
+            deposit_deadline: at(1),
+            expired_at: at(2),
+        });
+        round_trip(OrderPaid {
+            paid_via: PaymentMethod::Cvs,
+            paid_at: at(3),
+            amount,
+            payment_event_id: Uuid::now_v7(),
+            imp_uid: Some("imp_1".into()),
+        });
+        round_trip(OrderOverpaid {
+            paid_via: PaymentMethod::BankTransfer,
+            refund_amount: amount,
+            order_status: OrderStatus::Paid,
+            received_at: at(4),
+            payment_event_id: Uuid::now_v7(),
+            imp_uid: None,
+        });
+        round_trip(DepositConfirmed {
+            amount,
+            confirmed_at: at(5),
+            request_id: Some("req-1".into()),
+        });
+        round_trip(DepositRefused {
+            refused_at: at(6),
+            order_status: OrderStatus::Cancelled,
+            request_id: None,
+        });
+        round_trip(PaymentCvsIssued {
+            imp_uid: "imp_2".into(),
+            amount,
+            barcode: Some("1234".into()),
+            expired_at: Some(at(7)),
+        });
+        round_trip(PaymentCvsVoided {
+            imp_uid: "imp_2".into(),
+            reason: "order paid by bank_transfer".into(),
+            voided_at: at(8),
+        });
+        round_trip(PaymentPaid {
+            imp_uid: "imp_3".into(),
+            pay_method: PaymentMethod::Card,
+            amount,
+            paid_at: at(9),
+        });
+        round_trip(PaymentCancelled {
+            imp_uid: "imp_3".into(),
+            pay_method: PaymentMethod::Card,
+            cancelled_amount: amount,
+            cancelled_at: at(10),
+            reason: None,
+        });
     }
 
     #[test]
@@ -321,12 +373,26 @@ mod tests {
             "order-query",
             order_id(),
             at(0),
-            OrderCancelled { cancelled_at: at(0), reason: None },
+            OrderCancelled {
+                cancelled_at: at(0),
+                reason: None,
+            },
         );
         let v = serde_json::to_value(&env).unwrap();
         let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         keys.sort();
-        assert_eq!(keys, ["data", "event_id", "event_type", "occurred_at", "order_id", "producer", "version"]);
+        assert_eq!(
+            keys,
+            [
+                "data",
+                "event_id",
+                "event_type",
+                "occurred_at",
+                "order_id",
+                "producer",
+                "version"
+            ]
+        );
         assert_eq!(v["event_type"], json!("order.cancelled"));
         assert_eq!(v["version"], json!(1));
         assert_eq!(v["occurred_at"], json!("2026-05-28T20:26:40Z"));

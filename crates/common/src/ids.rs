@@ -92,7 +92,10 @@ mod tests {
 
     #[test]
     fn accepts_bankda_style_ids() {
-        assert_eq!(OrderId::parse("20170710-0000013").unwrap().as_str(), "20170710-0000013");
+        assert_eq!(
+            OrderId::parse("20170710-0000013").unwrap().as_str(),
+            "20170710-0000013"
+        );
         assert!(OrderId::parse(&"a".repeat(40)).is_ok());
     }
 
@@ -107,12 +110,24 @@ mod tests {
 
     #[test]
     fn json_numbers_are_ids_written_as_digits() {
-        assert_eq!(OrderId::from_json(&json!(20180402)).unwrap().as_str(), "20180402");
+        assert_eq!(
+            OrderId::from_json(&json!(20180402)).unwrap().as_str(),
+            "20180402"
+        );
         assert_eq!(OrderId::from_json(&json!("A-1")).unwrap().as_str(), "A-1");
-        assert_eq!(OrderId::from_json(&json!(1.5)), Err(OrderIdError::WrongType));
+        assert_eq!(
+            OrderId::from_json(&json!(1.5)),
+            Err(OrderIdError::WrongType)
+        );
         assert_eq!(OrderId::from_json(&json!(-3)), Err(OrderIdError::WrongType));
-        assert_eq!(OrderId::from_json(&json!(null)), Err(OrderIdError::WrongType));
-        assert_eq!(OrderId::from_json(&json!(["a"])), Err(OrderIdError::WrongType));
+        assert_eq!(
+            OrderId::from_json(&json!(null)),
+            Err(OrderIdError::WrongType)
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(["a"])),
+            Err(OrderIdError::WrongType)
+        );
     }
 
     #[test]

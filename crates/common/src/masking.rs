@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn emails_keep_first_and_last_letter_and_domain() {
-        assert_eq!(mask_email("hong.gildong@example.com"), "h**********g@example.com");
+        assert_eq!(
+            mask_email("hong.gildong@example.com"),
+            "h**********g@example.com"
+        );
         assert_eq!(mask_email("ab@x.kr"), "**@x.kr");
         assert_eq!(mask_email("nonsense"), "********");
     }

@@ -161,7 +161,10 @@ mod tests {
     #[test]
     fn the_first_payment_pays_and_later_ones_are_overpaid() {
         let pay = Transition::Pay(PaymentMethod::BankTransfer);
-        assert_eq!(AwaitingPayment.apply(pay), Ok(TransitionOutcome::Moved(Paid)));
+        assert_eq!(
+            AwaitingPayment.apply(pay),
+            Ok(TransitionOutcome::Moved(Paid))
+        );
         for s in [Paid, Cancelled, Expired] {
             assert_eq!(s.apply(pay), Ok(TransitionOutcome::Overpaid));
         }
@@ -169,8 +172,14 @@ mod tests {
 
     #[test]
     fn cancel_is_idempotent_and_refused_once_paid_or_expired() {
-        assert_eq!(AwaitingPayment.apply(Transition::Cancel), Ok(TransitionOutcome::Moved(Cancelled)));
-        assert_eq!(Cancelled.apply(Transition::Cancel), Ok(TransitionOutcome::Unchanged));
+        assert_eq!(
+            AwaitingPayment.apply(Transition::Cancel),
+            Ok(TransitionOutcome::Moved(Cancelled))
+        );
+        assert_eq!(
+            Cancelled.apply(Transition::Cancel),
+            Ok(TransitionOutcome::Unchanged)
+        );
         assert!(Paid.apply(Transition::Cancel).is_err());
         assert_eq!(
             Expired.apply(Transition::Cancel).unwrap_err().to_string(),
@@ -180,9 +189,15 @@ mod tests {
 
     #[test]
     fn expiry_only_touches_awaiting_orders() {
-        assert_eq!(AwaitingPayment.apply(Transition::Expire), Ok(TransitionOutcome::Moved(Expired)));
+        assert_eq!(
+            AwaitingPayment.apply(Transition::Expire),
+            Ok(TransitionOutcome::Moved(Expired))
+        );
         for s in [Paid, Cancelled, Expired] {
-            assert_eq!(s.apply(Transition::Expire), Ok(TransitionOutcome::Unchanged));
+            assert_eq!(
+                s.apply(Transition::Expire),
+                Ok(TransitionOutcome::Unchanged)
+            );
         }
     }
 
@@ -190,11 +205,17 @@ mod tests {
     fn names_round_trip() {
         for s in OrderStatus::ALL {
             assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
         for m in PaymentMethod::ALL {
             assert_eq!(m.as_str().parse::<PaymentMethod>().unwrap(), m);
-            assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!(m.as_str()));
+            assert_eq!(
+                serde_json::to_value(m).unwrap(),
+                serde_json::json!(m.as_str())
+            );
         }
         assert!("bogus".parse::<OrderStatus>().is_err());
     }

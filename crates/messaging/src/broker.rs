@@ -32,7 +32,10 @@ pub async fn declare_exchange(channel: &Channel, exchange: &str) -> Result<(), B
         .exchange_declare(
             exchange.to_owned().into(),
             ExchangeKind::Topic,
-            ExchangeDeclareOptions { durable: true, ..Default::default() },
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
             FieldTable::default(),
         )
         .await?;
@@ -65,31 +68,72 @@ impl QueueTopology<'_> {
             .exchange_declare(
                 dlx.clone().into(),
                 ExchangeKind::Fanout,
-                ExchangeDeclareOptions { durable: true, ..Default::default() },
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;
         let mut dlq_args = FieldTable::default();
-        dlq_args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        dlq_args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         if let Some(expires) = self.expires {
-            dlq_args.insert("x-expires".into(), AMQPValue::LongLongInt(expires.as_millis() as i64));
+            dlq_args.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expires.as_millis() as i64),
+            );
         }
         channel
-            .queue_declare(dlq.clone().into(), QueueDeclareOptions { durable: true, ..Default::default() }, dlq_args)
+            .queue_declare(
+                dlq.clone().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                dlq_args,
+            )
             .await?;
         channel
-            .queue_bind(dlq.into(), dlx.clone().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                dlq.into(),
+                dlx.clone().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
 
         let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
-        args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(self.delivery_limit as i64));
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(self.delivery_limit as i64),
+        );
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(dlx.into()),
+        );
         if let Some(expires) = self.expires {
-            args.insert("x-expires".into(), AMQPValue::LongLongInt(expires.as_millis() as i64));
+            args.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expires.as_millis() as i64),
+            );
         }
         channel
-            .queue_declare(self.queue.to_owned().into(), QueueDeclareOptions { durable: true, ..Default::default() }, args)
+            .queue_declare(
+                self.queue.to_owned().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args,
+            )
             .await?;
         for key in self.routing_keys {
             channel

@@ -17,7 +17,9 @@ use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use platform::backoff::Backoff;
 use platform::db::{PgPool, StorageError};
@@ -50,7 +52,12 @@ impl From<diesel::result::Error> for HandlerError {
 /// through `conn` only, and enqueue any resulting events through the outbox on the same `conn`.
 #[async_trait::async_trait]
 pub trait EventHandler: Send + Sync + 'static {
-    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, event: Event) -> Result<(), HandlerError>;
+    async fn handle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        envelope: &RawEnvelope,
+        event: Event,
+    ) -> Result<(), HandlerError>;
 
     /// Runs after a commit that applied an event (not after a duplicate): wake the relay here.
     fn after_commit(&self) {}
@@ -88,15 +95,29 @@ enum Outcome {
 }
 
 impl Consumer {
-    pub fn new(pool: PgPool, config: ConsumerConfig, handler: Arc<dyn EventHandler>, metrics: &Metrics) -> Self {
+    pub fn new(
+        pool: PgPool,
+        config: ConsumerConfig,
+        handler: Arc<dyn EventHandler>,
+        metrics: &Metrics,
+    ) -> Self {
         let processed = metrics.register(
             IntCounterVec::new(
-                Opts::new("events_consumed_total", "Deliveries handled, by event type and outcome"),
+                Opts::new(
+                    "events_consumed_total",
+                    "Deliveries handled, by event type and outcome",
+                ),
                 &["event_type", "outcome"],
             )
             .unwrap(),
         );
-        Self { pool, config, handler, health: ComponentHealth::default(), metrics: ConsumerMetrics { processed } }
+        Self {
+            pool,
+            config,
+            handler,
+            health: ComponentHealth::default(),
+            metrics: ConsumerMetrics { processed },
+        }
     }
 
     pub fn health(&self) -> ComponentHealth {
@@ -108,7 +129,9 @@ impl Consumer {
         while !shutdown.is_cancelled() {
             match self.consume(&shutdown, &mut backoff).await {
                 Ok(()) => break,
-                Err(e) => tracing::warn!(error = %e, queue = %self.config.queue, "consumer lost the broker"),
+                Err(e) => {
+                    tracing::warn!(error = %e, queue = %self.config.queue, "consumer lost the broker")
+                }
             }
             self.health.set(false);
             let delay = backoff.next_delay();
@@ -120,12 +143,27 @@ impl Consumer {
         self.health.set(false);
     }
 
-    async fn consume(&self, shutdown: &CancellationToken, backoff: &mut Backoff) -> Result<(), BrokerError> {
-        let connection = broker::connect(self.config.amqp_url.expose(), &format!("{}-consumer", self.config.service)).await?;
+    async fn consume(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut Backoff,
+    ) -> Result<(), BrokerError> {
+        let connection = broker::connect(
+            self.config.amqp_url.expose(),
+            &format!("{}-consumer", self.config.service),
+        )
+        .await?;
         let channel = connection.create_channel().await?;
         // Per-consumer prefetch (global=false): global prefetch means something else on quorum queues.
-        channel.basic_qos(self.config.prefetch, BasicQosOptions { global: false }).await?;
-        let keys: Vec<&str> = self.config.routing_keys.iter().map(String::as_str).collect();
+        channel
+            .basic_qos(self.config.prefetch, BasicQosOptions { global: false })
+            .await?;
+        let keys: Vec<&str> = self
+            .config
+            .routing_keys
+            .iter()
+            .map(String::as_str)
+            .collect();
         QueueTopology {
             exchange: &self.config.exchange,
             queue: &self.config.queue,
@@ -165,7 +203,10 @@ impl Consumer {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(error = %e, routing_key = %delivery.routing_key, "not an event envelope; dead-lettering");
-                self.metrics.processed.with_label_values(&["unknown", "dead_lettered"]).inc();
+                self.metrics
+                    .processed
+                    .with_label_values(&["unknown", "dead_lettered"])
+                    .inc();
                 return reject(&delivery).await;
             }
         };
@@ -176,7 +217,10 @@ impl Consumer {
             Ok(ev) => ev,
             Err(e) => {
                 tracing::error!(error = %e, "event payload does not match its type; dead-lettering");
-                self.metrics.processed.with_label_values(&[event_type, "dead_lettered"]).inc();
+                self.metrics
+                    .processed
+                    .with_label_values(&[event_type, "dead_lettered"])
+                    .inc();
                 return reject(&delivery).await;
             }
         };
@@ -193,19 +237,29 @@ impl Consumer {
                         }
                         Outcome::Duplicate => "duplicate",
                     };
-                    self.metrics.processed.with_label_values(&[event_type, label]).inc();
+                    self.metrics
+                        .processed
+                        .with_label_values(&[event_type, label])
+                        .inc();
                     match delivery.ack(BasicAckOptions::default()).await {
                         Ok(true) => {}
                         // The channel this delivery came on is gone; the broker redelivers and the
                         // inbox turns the redelivery into a no-op.
-                        Ok(false) => tracing::warn!("ack not sent (channel was replaced); the event will be redelivered"),
-                        Err(e) => tracing::warn!(error = %e, "ack failed; the event will be redelivered"),
+                        Ok(false) => tracing::warn!(
+                            "ack not sent (channel was replaced); the event will be redelivered"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "ack failed; the event will be redelivered")
+                        }
                     }
                     return;
                 }
                 Err(HandlerError::Permanent(reason)) => {
                     tracing::error!(reason = %reason, "event refused by handler; dead-lettering");
-                    self.metrics.processed.with_label_values(&[event_type, "dead_lettered"]).inc();
+                    self.metrics
+                        .processed
+                        .with_label_values(&[event_type, "dead_lettered"])
+                        .inc();
                     return reject(&delivery).await;
                 }
                 Err(HandlerError::Storage(e)) if e.is_transient() || attempts < LOCAL_ATTEMPTS => {
@@ -219,8 +273,16 @@ impl Consumer {
                 }
                 Err(HandlerError::Storage(e)) => {
                     tracing::error!(error = %e, attempts, "could not apply event; requeueing");
-                    self.metrics.processed.with_label_values(&[event_type, "requeued"]).inc();
-                    let _ = delivery.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                    self.metrics
+                        .processed
+                        .with_label_values(&[event_type, "requeued"])
+                        .inc();
+                    let _ = delivery
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await;
                     return;
                 }
             }

@@ -13,8 +13,8 @@ use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz, Uuid as SqlUu
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::Confirmation;
 use lapin::BasicProperties;
+use lapin::Confirmation;
 use platform::backoff::Backoff;
 use platform::db::{PgPool, StorageError};
 use platform::http::ComponentHealth;
@@ -98,18 +98,33 @@ impl OutboxRelay {
     pub fn new(pool: PgPool, config: RelayConfig, metrics: &Metrics) -> Self {
         let metrics = RelayMetrics {
             published: metrics.register(
-                IntCounterVec::new(Opts::new("outbox_published_total", "Events the broker confirmed"), &["event_type"]).unwrap(),
+                IntCounterVec::new(
+                    Opts::new("outbox_published_total", "Events the broker confirmed"),
+                    &["event_type"],
+                )
+                .unwrap(),
             ),
             retried: metrics.register(
                 IntCounterVec::new(
-                    Opts::new("outbox_retried_total", "Events returned unroutable or nacked, to be retried"),
+                    Opts::new(
+                        "outbox_retried_total",
+                        "Events returned unroutable or nacked, to be retried",
+                    ),
                     &["reason"],
                 )
                 .unwrap(),
             ),
-            pending: metrics.register(IntGauge::new("outbox_pending", "Events not yet confirmed by the broker").unwrap()),
+            pending: metrics.register(
+                IntGauge::new("outbox_pending", "Events not yet confirmed by the broker").unwrap(),
+            ),
         };
-        Self { pool, config, wake: Arc::new(Notify::new()), health: ComponentHealth::default(), metrics }
+        Self {
+            pool,
+            config,
+            wake: Arc::new(Notify::new()),
+            health: ComponentHealth::default(),
+            metrics,
+        }
     }
 
     /// Notify it after committing new outbox rows to publish them now rather than at the next poll.
@@ -151,15 +166,25 @@ impl OutboxRelay {
     }
 
     async fn connect(&self) -> Result<(lapin::Connection, lapin::Channel), BrokerError> {
-        let connection = broker::connect(self.config.amqp_url.expose(), &format!("{}-relay", self.config.service)).await?;
+        let connection = broker::connect(
+            self.config.amqp_url.expose(),
+            &format!("{}-relay", self.config.service),
+        )
+        .await?;
         let channel = connection.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         broker::declare_exchange(&channel, &self.config.exchange).await?;
         Ok((connection, channel))
     }
 
     /// Publishes until shutdown; returns an error only when the broker connection is unusable.
-    async fn pump(&self, channel: &lapin::Channel, shutdown: &CancellationToken) -> Result<(), BrokerError> {
+    async fn pump(
+        &self,
+        channel: &lapin::Channel,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BrokerError> {
         let mut db_backoff = Backoff::default();
         let mut last_cleanup = std::time::Instant::now() - Duration::from_secs(3600);
         loop {
@@ -205,20 +230,20 @@ impl OutboxRelay {
         let batch = self.config.batch_size as i32;
         let outcome = conn
             .transaction(async move |conn| -> Result<_, RelayError> {
-                    let rows: Vec<PendingRow> = diesel::sql_query(format!(
-                        "SELECT id, event_id, event_type, payload, occurred_at FROM {schema}.outbox \
+                let rows: Vec<PendingRow> = diesel::sql_query(format!(
+                    "SELECT id, event_id, event_type, payload, occurred_at FROM {schema}.outbox \
                          WHERE published_at IS NULL AND next_attempt_at <= now() \
                          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
-                    ))
-                    .bind::<Integer, _>(batch)
-                    .load(conn)
-                    .await?;
-                    if rows.is_empty() {
-                        return Ok((0, None));
-                    }
-                    let (acked, retry, broker_error) = self.publish_rows(channel, &rows).await;
-                    mark(conn, &schema, &acked, &retry).await?;
-                    Ok((rows.len(), broker_error))
+                ))
+                .bind::<Integer, _>(batch)
+                .load(conn)
+                .await?;
+                if rows.is_empty() {
+                    return Ok((0, None));
+                }
+                let (acked, retry, broker_error) = self.publish_rows(channel, &rows).await;
+                mark(conn, &schema, &acked, &retry).await?;
+                Ok((rows.len(), broker_error))
             })
             .await?;
         match outcome {
@@ -248,7 +273,10 @@ impl OutboxRelay {
                 .basic_publish(
                     self.config.exchange.clone().into(),
                     row.event_type.clone().into(),
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     row.payload.as_bytes(),
                     props,
                 )
@@ -266,13 +294,22 @@ impl OutboxRelay {
         for (row, confirm) in confirms {
             match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
                 Ok(Ok(Confirmation::Ack(None))) => {
-                    self.metrics.published.with_label_values(&[row.event_type.as_str()]).inc();
+                    self.metrics
+                        .published
+                        .with_label_values(&[row.event_type.as_str()])
+                        .inc();
                     acked.push(row.id);
                 }
                 Ok(Ok(Confirmation::Ack(Some(_returned)))) => {
-                    self.metrics.retried.with_label_values(&["unroutable"]).inc();
+                    self.metrics
+                        .retried
+                        .with_label_values(&["unroutable"])
+                        .inc();
                     tracing::warn!(event_type = %row.event_type, event_id = %row.event_id, "no queue is bound for this event; it stays in the outbox and is retried");
-                    retry.push((row.id, "unroutable: no queue bound for this routing key".to_owned()));
+                    retry.push((
+                        row.id,
+                        "unroutable: no queue bound for this routing key".to_owned(),
+                    ));
                 }
                 Ok(Ok(Confirmation::Nack(_))) | Ok(Ok(Confirmation::NotRequested)) => {
                     self.metrics.retried.with_label_values(&["nacked"]).inc();
@@ -290,7 +327,9 @@ impl OutboxRelay {
     }
 
     async fn update_pending(&self) {
-        let Ok(mut conn) = platform::db::get(&self.pool).await else { return };
+        let Ok(mut conn) = platform::db::get(&self.pool).await else {
+            return;
+        };
         let count: Result<Count, _> = diesel::sql_query(format!(
             "SELECT count(*) AS n FROM {}.outbox WHERE published_at IS NULL",
             self.config.schema
@@ -303,7 +342,9 @@ impl OutboxRelay {
     }
 
     async fn cleanup(&self) {
-        let Ok(mut conn) = platform::db::get(&self.pool).await else { return };
+        let Ok(mut conn) = platform::db::get(&self.pool).await else {
+            return;
+        };
         let _ = diesel::sql_query(format!(
             "DELETE FROM {}.outbox WHERE published_at < now() - interval '{KEEP_PUBLISHED}'",
             self.config.schema
@@ -320,10 +361,12 @@ async fn mark(
     retry: &[(i64, String)],
 ) -> Result<(), diesel::result::Error> {
     if !acked.is_empty() {
-        diesel::sql_query(format!("UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1)"))
-            .bind::<Array<BigInt>, _>(acked)
-            .execute(conn)
-            .await?;
+        diesel::sql_query(format!(
+            "UPDATE {schema}.outbox SET published_at = now() WHERE id = ANY($1)"
+        ))
+        .bind::<Array<BigInt>, _>(acked)
+        .execute(conn)
+        .await?;
     }
     if !retry.is_empty() {
         let ids: Vec<i64> = retry.iter().map(|(id, _)| *id).collect();

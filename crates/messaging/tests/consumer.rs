@@ -15,7 +15,12 @@ struct Recorder;
 
 #[async_trait::async_trait]
 impl EventHandler for Recorder {
-    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, _event: Event) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        envelope: &RawEnvelope,
+        _event: Event,
+    ) -> Result<(), HandlerError> {
         if envelope.order_id.as_str() == "REFUSED" {
             return Err(HandlerError::Permanent("this order is refused".into()));
         }
@@ -32,7 +37,10 @@ fn event(order: &str) -> String {
         "test",
         OrderId::parse(order).unwrap(),
         chrono::Utc::now(),
-        OrderCancelled { cancelled_at: chrono::Utc::now(), reason: None },
+        OrderCancelled {
+            cancelled_at: chrono::Utc::now(),
+            reason: None,
+        },
     ))
     .unwrap()
 }
@@ -50,7 +58,8 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
     }
     let exchange = testkit::unique("pbt.events.");
     let queue = testkit::unique("pbt.consumer.");
-    let settings = Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
+    let settings =
+        Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
     let pool = platform::db::pool(&settings.database);
     let consumer = Consumer::new(
         pool,
@@ -73,14 +82,22 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
     tokio::spawn(consumer.run(shutdown.child_token()));
     assert!(eventually(Duration::from_secs(10), || async { health.is_up() }).await);
 
-    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default()).await.unwrap();
+    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let channel = amqp.create_channel().await.unwrap();
     let publish = |key: &'static str, body: String| {
         let channel = channel.clone();
         let exchange = exchange.clone();
         async move {
             channel
-                .basic_publish(exchange.into(), key.into(), BasicPublishOptions::default(), body.as_bytes(), BasicProperties::default())
+                .basic_publish(
+                    exchange.into(),
+                    key.into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    BasicProperties::default(),
+                )
                 .await
                 .unwrap();
         }
@@ -89,26 +106,44 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
     publish("order.cancelled", good.clone()).await;
     publish("order.cancelled", good.clone()).await; // a redelivery of the same event
     publish("order.cancelled", "not json at all".into()).await;
-    publish("order.paid", event("WRONG-SHAPE").replace("order.cancelled", "order.paid")).await;
+    publish(
+        "order.paid",
+        event("WRONG-SHAPE").replace("order.cancelled", "order.paid"),
+    )
+    .await;
     publish("order.cancelled", event("REFUSED")).await;
     publish("order.cancelled", event("GOOD-2")).await;
 
     let applied = || testkit::count(&db_url, "SELECT count(*) AS n FROM t.applied");
-    assert!(eventually(Duration::from_secs(10), || async { applied().await == 2 }).await, "GOOD-1 once, GOOD-2 once");
+    assert!(
+        eventually(Duration::from_secs(10), || async { applied().await == 2 }).await,
+        "GOOD-1 once, GOOD-2 once"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(applied().await, 2);
-    assert_eq!(testkit::count(&db_url, "SELECT count(*) AS n FROM t.inbox").await, 2);
+    assert_eq!(
+        testkit::count(&db_url, "SELECT count(*) AS n FROM t.inbox").await,
+        2
+    );
 
     let dlq = format!("{queue}.dlq");
     let mut dead = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while dead.len() < 3 && tokio::time::Instant::now() < deadline {
-        match channel.basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+        match channel
+            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
             Some(m) => dead.push(String::from_utf8_lossy(&m.delivery.data).to_string()),
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
-    assert_eq!(dead.len(), 3, "three poison messages dead-lettered: {dead:?}");
+    assert_eq!(
+        dead.len(),
+        3,
+        "three poison messages dead-lettered: {dead:?}"
+    );
     assert!(dead.iter().any(|d| d == "not json at all"));
     assert!(dead.iter().any(|d| d.contains("WRONG-SHAPE")));
     assert!(dead.iter().any(|d| d.contains("REFUSED")));

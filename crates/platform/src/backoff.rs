@@ -11,7 +11,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max, current: initial }
+        Self {
+            initial,
+            max,
+            current: initial,
+        }
     }
 
     /// The next delay: doubles each time up to `max`, with ±25% jitter so replicas that lost the

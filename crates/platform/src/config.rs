@@ -88,7 +88,10 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub fn invalid(key: &str, reason: impl Into<String>) -> Self {
-        ConfigError::Invalid { key: key.to_owned(), reason: reason.into() }
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -304,21 +307,36 @@ impl Settings {
             env_source = env_source.with_list_parse_key(key);
         }
         let builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from_str(
+                BUILT_IN_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
             .add_source(config::File::from(dir.join("default.toml")).required(false))
-            .add_source(config::File::from(dir.join(format!("{}.toml", environment.as_str()))).required(false))
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", environment.as_str())))
+                    .required(false),
+            )
             .add_source(env_source);
         Self::from_builder(service, environment, builder)
     }
 
     /// Built-in defaults plus the given overrides, and nothing from files or the environment:
     /// what tests start services with.
-    pub fn for_tests(service: Service, overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml));
+    pub fn for_tests(
+        service: Service,
+        overrides: &[(&str, &str)],
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            BUILT_IN_DEFAULTS,
+            config::FileFormat::Toml,
+        ));
         for (key, value) in overrides {
             builder = if LIST_KEYS.contains(key) {
-                let list: Vec<String> = value.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                let list: Vec<String> = value
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 builder.set_override(*key, list)?
             } else {
                 builder.set_override(*key, *value)?
@@ -338,27 +356,48 @@ impl Settings {
         Ok(settings)
     }
 
-    fn parse(service: Service, environment: Environment, raw: Raw) -> Result<Settings, ConfigError> {
+    fn parse(
+        service: Service,
+        environment: Environment,
+        raw: Raw,
+    ) -> Result<Settings, ConfigError> {
         let RawLog { level, format } = raw.log;
         let json = match format.as_str() {
             "json" => true,
             "pretty" | "text" => false,
-            other => return Err(ConfigError::invalid("log.format", format!("'{other}' is not json or pretty"))),
+            other => {
+                return Err(ConfigError::invalid(
+                    "log.format",
+                    format!("'{other}' is not json or pretty"),
+                ))
+            }
         };
         if raw.database.pool_size == 0 {
-            return Err(ConfigError::invalid("database.pool_size", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "database.pool_size",
+                "must be at least 1",
+            ));
         }
         if raw.outbox.batch_size == 0 {
-            return Err(ConfigError::invalid("outbox.batch_size", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "outbox.batch_size",
+                "must be at least 1",
+            ));
         }
         if raw.bankda.max_confirm_batch == 0 {
-            return Err(ConfigError::invalid("bankda.max_confirm_batch", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "bankda.max_confirm_batch",
+                "must be at least 1",
+            ));
         }
         if raw.amqp.prefetch == 0 {
             return Err(ConfigError::invalid("amqp.prefetch", "must be at least 1"));
         }
         if raw.amqp.delivery_limit == 0 {
-            return Err(ConfigError::invalid("amqp.delivery_limit", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "amqp.delivery_limit",
+                "must be at least 1",
+            ));
         }
         let tokens: Vec<Secret<String>> = raw
             .api
@@ -373,12 +412,25 @@ impl Settings {
             service,
             environment,
             database: DatabaseSettings {
-                url: Secret::new(parse_url("database.url", &raw.database.url, &["postgres", "postgresql"])?),
+                url: Secret::new(parse_url(
+                    "database.url",
+                    &raw.database.url,
+                    &["postgres", "postgresql"],
+                )?),
                 pool_size: raw.database.pool_size,
-                acquire_timeout: parse_duration("database.acquire_timeout", &raw.database.acquire_timeout)?,
-                statement_timeout: parse_duration("database.statement_timeout", &raw.database.statement_timeout)?,
+                acquire_timeout: parse_duration(
+                    "database.acquire_timeout",
+                    &raw.database.acquire_timeout,
+                )?,
+                statement_timeout: parse_duration(
+                    "database.statement_timeout",
+                    &raw.database.statement_timeout,
+                )?,
                 create_if_missing: raw.database.create_if_missing,
-                startup_timeout: parse_duration("database.startup_timeout", &raw.database.startup_timeout)?,
+                startup_timeout: parse_duration(
+                    "database.startup_timeout",
+                    &raw.database.startup_timeout,
+                )?,
             },
             amqp: AmqpSettings {
                 url: Secret::new(parse_url("amqp.url", &raw.amqp.url, &["amqp", "amqps"])?),
@@ -402,31 +454,49 @@ impl Settings {
             api: ApiSettings { tokens },
             bankda: BankdaSettings {
                 allowed_ips: parse_cidrs("bankda.allowed_ips", &raw.bankda.allowed_ips)?,
-                trusted_proxies: parse_cidrs("bankda.trusted_proxies", &raw.bankda.trusted_proxies)?,
+                trusted_proxies: parse_cidrs(
+                    "bankda.trusted_proxies",
+                    &raw.bankda.trusted_proxies,
+                )?,
                 max_confirm_batch: raw.bankda.max_confirm_batch,
             },
             portone: PortoneSettings {
-                base_url: parse_url("portone.base_url", &raw.portone.base_url, &["http", "https"])?,
+                base_url: parse_url(
+                    "portone.base_url",
+                    &raw.portone.base_url,
+                    &["http", "https"],
+                )?,
                 imp_key: none_if_blank(raw.portone.imp_key),
                 imp_secret: none_if_blank(raw.portone.imp_secret).map(Secret::new),
                 channel_key: none_if_blank(raw.portone.channel_key),
-                webhook_base_url: parse_url("portone.webhook_base_url", &raw.portone.webhook_base_url, &["http", "https"])?,
+                webhook_base_url: parse_url(
+                    "portone.webhook_base_url",
+                    &raw.portone.webhook_base_url,
+                    &["http", "https"],
+                )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
             },
             orders: OrderSettings {
-                default_deposit_deadline: parse_duration("orders.default_deposit_deadline", &raw.orders.default_deposit_deadline)?,
-                expiry_interval: parse_duration("orders.expiry_interval", &raw.orders.expiry_interval)?,
+                default_deposit_deadline: parse_duration(
+                    "orders.default_deposit_deadline",
+                    &raw.orders.default_deposit_deadline,
+                )?,
+                expiry_interval: parse_duration(
+                    "orders.expiry_interval",
+                    &raw.orders.expiry_interval,
+                )?,
             },
             outbox: OutboxSettings {
                 poll_interval: parse_duration("outbox.poll_interval", &raw.outbox.poll_interval)?,
                 batch_size: raw.outbox.batch_size,
             },
             shop: ShopSettings {
-                utc_offset: raw
-                    .shop
-                    .utc_offset
-                    .parse::<FixedOffset>()
-                    .map_err(|_| ConfigError::invalid("shop.utc_offset", format!("'{}' is not an offset like +09:00", raw.shop.utc_offset)))?,
+                utc_offset: raw.shop.utc_offset.parse::<FixedOffset>().map_err(|_| {
+                    ConfigError::invalid(
+                        "shop.utc_offset",
+                        format!("'{}' is not an offset like +09:00", raw.shop.utc_offset),
+                    )
+                })?,
             },
             log: LogSettings { level, json },
         })
@@ -437,16 +507,27 @@ impl Settings {
         if self.environment != Environment::Production {
             return Ok(());
         }
-        if matches!(self.service, Service::OrderQuery | Service::DepositConfirmation | Service::PortoneGateway)
-            && self.api.tokens.is_empty()
+        if matches!(
+            self.service,
+            Service::OrderQuery | Service::DepositConfirmation | Service::PortoneGateway
+        ) && self.api.tokens.is_empty()
         {
-            return Err(ConfigError::invalid("api.tokens", "production needs at least one API token"));
+            return Err(ConfigError::invalid(
+                "api.tokens",
+                "production needs at least one API token",
+            ));
         }
         for token in &self.api.tokens {
             if token.expose().len() < 16 {
-                return Err(ConfigError::invalid("api.tokens", "production tokens must be at least 16 characters"));
+                return Err(ConfigError::invalid(
+                    "api.tokens",
+                    "production tokens must be at least 16 characters",
+                ));
             }
-            if SHIPPED_CONFIG.iter().any(|file| file.contains(token.expose().as_str())) {
+            if SHIPPED_CONFIG
+                .iter()
+                .any(|file| file.contains(token.expose().as_str()))
+            {
                 return Err(ConfigError::invalid(
                     "api.tokens",
                     "a token appears in a config file shipped with paybridge; it is public, choose another",
@@ -464,8 +545,14 @@ impl Settings {
                 }
             }
             if let Some(secret) = &self.portone.imp_secret {
-                if SHIPPED_CONFIG.iter().any(|file| file.contains(secret.expose().as_str())) {
-                    return Err(ConfigError::invalid("portone.imp_secret", "the value appears in a shipped config file"));
+                if SHIPPED_CONFIG
+                    .iter()
+                    .any(|file| file.contains(secret.expose().as_str()))
+                {
+                    return Err(ConfigError::invalid(
+                        "portone.imp_secret",
+                        "the value appears in a shipped config file",
+                    ));
                 }
             }
         }
@@ -486,9 +573,13 @@ fn non_empty(key: &str, value: String) -> Result<String, ConfigError> {
 }
 
 fn parse_url(key: &str, raw: &str, schemes: &[&str]) -> Result<String, ConfigError> {
-    let url = url::Url::parse(raw).map_err(|e| ConfigError::invalid(key, format!("not a URL ({e})")))?;
+    let url =
+        url::Url::parse(raw).map_err(|e| ConfigError::invalid(key, format!("not a URL ({e})")))?;
     if !schemes.contains(&url.scheme()) {
-        return Err(ConfigError::invalid(key, format!("scheme must be one of {}", schemes.join(", "))));
+        return Err(ConfigError::invalid(
+            key,
+            format!("scheme must be one of {}", schemes.join(", ")),
+        ));
     }
     Ok(raw.trim_end_matches('/').to_owned())
 }
@@ -500,7 +591,9 @@ fn parse_cidrs(key: &str, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
         .map(|s| {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| ConfigError::invalid(key, format!("'{s}' is not a CIDR such as 203.0.113.0/24")))
+                .map_err(|_| {
+                    ConfigError::invalid(key, format!("'{s}' is not a CIDR such as 203.0.113.0/24"))
+                })
         })
         .collect()
 }
@@ -510,16 +603,24 @@ pub fn parse_duration(key: &str, raw: &str) -> Result<Duration, ConfigError> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
     let (number, unit) = raw.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| ConfigError::invalid(key, format!("'{raw}' is not a duration such as 30s, 15m or 7d")))?;
+    let n: u64 = number.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("'{raw}' is not a duration such as 30s, 15m or 7d"),
+        )
+    })?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
         "d" => Duration::from_secs(n * 86400),
-        _ => return Err(ConfigError::invalid(key, format!("'{raw}' is not a duration such as 30s, 15m or 7d"))),
+        _ => {
+            return Err(ConfigError::invalid(
+                key,
+                format!("'{raw}' is not a duration such as 30s, 15m or 7d"),
+            ))
+        }
     };
     Ok(d)
 }
@@ -531,21 +632,36 @@ mod tests {
     #[test]
     fn defaults_follow_the_design() {
         let s = Settings::for_tests(Service::OrderQuery, &[]).unwrap();
-        assert_eq!(s.database.url.expose(), "postgres://postgres@localhost:5432/paybridge");
+        assert_eq!(
+            s.database.url.expose(),
+            "postgres://postgres@localhost:5432/paybridge"
+        );
         assert_eq!(s.amqp.url.expose(), "amqp://guest:guest@localhost:5672/%2f");
         assert_eq!(s.amqp.exchange, "paybridge.events");
         assert_eq!(s.amqp.queue, "order-query.events");
         assert_eq!(s.http.port, 8081);
         assert!(s.api.tokens.is_empty());
-        assert_eq!(s.bankda.allowed_ips, vec!["127.0.0.1/32".parse::<IpNet>().unwrap(), "::1/128".parse().unwrap()]);
+        assert_eq!(
+            s.bankda.allowed_ips,
+            vec![
+                "127.0.0.1/32".parse::<IpNet>().unwrap(),
+                "::1/128".parse().unwrap()
+            ]
+        );
         assert!(s.bankda.trusted_proxies.is_empty());
         assert_eq!(s.bankda.max_confirm_batch, 1000);
         assert_eq!(s.portone.base_url, "https://api.iamport.kr");
         assert_eq!(s.portone.webhook_base_url, "http://localhost:8083");
-        assert_eq!(s.orders.default_deposit_deadline, Duration::from_secs(7 * 86400));
+        assert_eq!(
+            s.orders.default_deposit_deadline,
+            Duration::from_secs(7 * 86400)
+        );
         assert_eq!(s.shop.utc_offset.local_minus_utc(), 9 * 3600);
         let s = Settings::for_tests(Service::PortoneGateway, &[]).unwrap();
-        assert_eq!((s.http.port, s.amqp.queue.as_str()), (8083, "portone-gateway.events"));
+        assert_eq!(
+            (s.http.port, s.amqp.queue.as_str()),
+            (8083, "portone-gateway.events")
+        );
     }
 
     #[test]
@@ -554,14 +670,23 @@ mod tests {
             ("bankda.allowed_ips", "10.0.0/8", "bankda.allowed_ips"),
             ("bankda.trusted_proxies", "nope", "bankda.trusted_proxies"),
             ("database.url", "mysql://x", "database.url"),
-            ("orders.default_deposit_deadline", "7 weeks", "orders.default_deposit_deadline"),
+            (
+                "orders.default_deposit_deadline",
+                "7 weeks",
+                "orders.default_deposit_deadline",
+            ),
             ("shop.utc_offset", "KST", "shop.utc_offset"),
             ("http.port", "eighty", "http.port"),
             ("bankda.max_confirm_batch", "0", "bankda.max_confirm_batch"),
         ];
         for (key, value, named) in cases {
-            let err = Settings::for_tests(Service::OrderQuery, &[(key, value)]).unwrap_err().to_string();
-            assert!(err.contains(named), "error for {key}={value} does not name the key: {err}");
+            let err = Settings::for_tests(Service::OrderQuery, &[(key, value)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(named),
+                "error for {key}={value} does not name the key: {err}"
+            );
         }
     }
 
@@ -569,26 +694,40 @@ mod tests {
     fn lists_and_single_addresses() {
         let s = Settings::for_tests(
             Service::OrderQuery,
-            &[("bankda.allowed_ips", "203.0.113.7,198.51.100.0/24"), ("api.tokens", "a,b")],
+            &[
+                ("bankda.allowed_ips", "203.0.113.7,198.51.100.0/24"),
+                ("api.tokens", "a,b"),
+            ],
         )
         .unwrap();
         assert_eq!(s.bankda.allowed_ips.len(), 2);
         assert_eq!(s.bankda.allowed_ips[0].to_string(), "203.0.113.7/32");
         assert_eq!(s.api.tokens.len(), 2);
-        assert_eq!(format!("{:?}", s.api.tokens), "[*** masked ***, *** masked ***]");
+        assert_eq!(
+            format!("{:?}", s.api.tokens),
+            "[*** masked ***, *** masked ***]"
+        );
     }
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("k", "250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("k", "7d").unwrap(), Duration::from_secs(604800));
+        assert_eq!(
+            parse_duration("k", "250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_duration("k", "7d").unwrap(),
+            Duration::from_secs(604800)
+        );
         assert!(parse_duration("k", "7").is_err());
         assert!(parse_duration("k", "d").is_err());
     }
 
     fn production(service: Service, overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            BUILT_IN_DEFAULTS,
+            config::FileFormat::Toml,
+        ));
         for (k, v) in overrides {
             builder = if LIST_KEYS.contains(k) {
                 builder.set_override(*k, vec![v.to_string()]).unwrap()
@@ -601,14 +740,28 @@ mod tests {
 
     #[test]
     fn production_refuses_missing_and_public_secrets() {
-        let err = production(Service::OrderQuery, &[]).unwrap_err().to_string();
-        assert!(err.contains("api.tokens"), "{err}");
-        let err = production(Service::OrderQuery, &[("api.tokens", "dev-token-change-me")]).unwrap_err().to_string();
-        assert!(err.contains("shipped"), "{err}");
-        assert!(production(Service::OrderQuery, &[("api.tokens", "a-long-private-production-token")]).is_ok());
-        let err = production(Service::PortoneGateway, &[("api.tokens", "a-long-private-production-token")])
+        let err = production(Service::OrderQuery, &[])
             .unwrap_err()
             .to_string();
+        assert!(err.contains("api.tokens"), "{err}");
+        let err = production(
+            Service::OrderQuery,
+            &[("api.tokens", "dev-token-change-me")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("shipped"), "{err}");
+        assert!(production(
+            Service::OrderQuery,
+            &[("api.tokens", "a-long-private-production-token")]
+        )
+        .is_ok());
+        let err = production(
+            Service::PortoneGateway,
+            &[("api.tokens", "a-long-private-production-token")],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("portone.imp_key"), "{err}");
     }
 }

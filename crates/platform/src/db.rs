@@ -45,7 +45,8 @@ impl From<DieselError> for StorageError {
                 StorageError::Unavailable(info.message().to_owned())
             }
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
-                if info.message().contains("statement timeout") || info.message().contains("connection") =>
+                if info.message().contains("statement timeout")
+                    || info.message().contains("connection") =>
             {
                 StorageError::Unavailable(info.message().to_owned())
             }
@@ -112,7 +113,10 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     let parsed = url::Url::parse(url)?;
     let name = parsed.path().trim_start_matches('/').to_owned();
     anyhow::ensure!(
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
         "database name '{name}' must be letters, digits, '_' or '-'"
     );
     let mut admin_url = parsed.clone();
@@ -123,15 +127,20 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         exists: bool,
     }
-    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<diesel::sql_types::Text, _>(&name)
-        .get_result(&mut conn)
-        .await?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
     if !found.exists {
-        match diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await {
+        match diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+        {
             Ok(_) => tracing::info!(database = %name, "created database"),
             // Another replica created it first.
-            Err(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)) if info.message().contains("already exists") => {}
+            Err(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info))
+                if info.message().contains("already exists") => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -143,7 +152,11 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 /// Replicas starting together take a session advisory lock first, so exactly one migrates and the
 /// others then find nothing pending. diesel's bookkeeping table goes into the service's schema,
 /// so the services sharing one database never see each other's migration history.
-pub async fn migrate(settings: &DatabaseSettings, schema: &str, migrations: EmbeddedMigrations) -> anyhow::Result<()> {
+pub async fn migrate(
+    settings: &DatabaseSettings,
+    schema: &str,
+    migrations: EmbeddedMigrations,
+) -> anyhow::Result<()> {
     let url = settings.url.expose().clone();
     if settings.create_if_missing {
         ensure_database(&url).await?;
@@ -162,7 +175,9 @@ pub async fn migrate(settings: &DatabaseSettings, schema: &str, migrations: Embe
         .bind::<diesel::sql_types::Text, _>(&lock_key)
         .execute(&mut conn)
         .await?;
-    diesel::sql_query(format!("SET search_path TO {schema}")).execute(&mut conn).await?;
+    diesel::sql_query(format!("SET search_path TO {schema}"))
+        .execute(&mut conn)
+        .await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
         .run_pending_migrations(migrations)
@@ -182,7 +197,11 @@ pub async fn migrate(settings: &DatabaseSettings, schema: &str, migrations: Embe
 
 /// [`migrate`], retried with backoff until `database.startup_timeout`: a service started before
 /// its database waits for it instead of crash-looping.
-pub async fn migrate_when_reachable(settings: &DatabaseSettings, schema: &str, migrations: fn() -> EmbeddedMigrations) -> anyhow::Result<()> {
+pub async fn migrate_when_reachable(
+    settings: &DatabaseSettings,
+    schema: &str,
+    migrations: fn() -> EmbeddedMigrations,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + settings.startup_timeout;
     let mut backoff = Backoff::default();
     loop {

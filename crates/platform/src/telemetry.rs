@@ -30,9 +30,15 @@ pub fn init(service: &str, level: &str, json: bool) -> bool {
 
 fn level_directives(service: &str, level: &str) -> String {
     let crate_name = service.replace('-', "_");
-    ["platform", "messaging", "common", "portone", crate_name.as_str()]
-        .iter()
-        .map(|c| format!("{c}={level}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    [
+        "platform",
+        "messaging",
+        "common",
+        "portone",
+        crate_name.as_str(),
+    ]
+    .iter()
+    .map(|c| format!("{c}={level}"))
+    .collect::<Vec<_>>()
+    .join(",")
 }

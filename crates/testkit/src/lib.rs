@@ -22,8 +22,13 @@ pub fn unique(prefix: &str) -> String {
 /// Creates an empty database of the test's own and returns its URL. `.ci/run` drops leftovers.
 pub async fn create_database() -> String {
     let name = unique("pbt_");
-    let mut conn = AsyncPgConnection::establish(PG_ADMIN_URL).await.expect("PostgreSQL on 127.0.0.1:5432");
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let mut conn = AsyncPgConnection::establish(PG_ADMIN_URL)
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
     format!("postgres://postgres@127.0.0.1:5432/{name}")
 }
 
@@ -36,13 +41,19 @@ struct Count {
 /// Runs `SELECT count(*) AS n …` and returns n.
 pub async fn count(db_url: &str, sql: &str) -> i64 {
     let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
-    let c: Count = diesel::sql_query(sql).get_result(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let c: Count = diesel::sql_query(sql)
+        .get_result(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     c.n
 }
 
 pub async fn execute(db_url: &str, sql: &str) {
     let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
-    diesel::sql_query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    diesel::sql_query(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// One message seen on the broker.
@@ -61,26 +72,61 @@ pub struct EventTap {
 
 impl EventTap {
     pub async fn new(exchange: &str, binding: &str) -> EventTap {
-        let conn = Connection::connect(AMQP_URL, ConnectionProperties::default()).await.expect("RabbitMQ on 127.0.0.1:5672");
+        let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ on 127.0.0.1:5672");
         let channel = conn.create_channel().await.unwrap();
         channel
-            .exchange_declare(exchange.to_owned().into(), ExchangeKind::Topic, ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
+            .exchange_declare(
+                exchange.to_owned().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .unwrap();
         let queue = unique("tap.");
         channel
-            .queue_declare(queue.clone().into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .unwrap();
         channel
-            .queue_bind(queue.clone().into(), exchange.to_owned().into(), binding.to_owned().into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue.clone().into(),
+                exchange.to_owned().into(),
+                binding.to_owned().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .unwrap();
         let consumer = channel
-            .basic_consume(queue.into(), "tap".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+            .basic_consume(
+                queue.into(),
+                "tap".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .unwrap();
-        EventTap { _conn: conn, consumer }
+        EventTap {
+            _conn: conn,
+            consumer,
+        }
     }
 
     /// The next message, or None after `timeout`.
@@ -122,14 +168,19 @@ impl BrokerSwitch {
         let (f, g) = (flag.clone(), generation.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if !AtomicBool::load(&f, Ordering::SeqCst) {
                     drop(inbound);
                     continue;
                 }
                 let mut cut = g.subscribe();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await
+                    else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut.changed() => {}
@@ -137,7 +188,11 @@ impl BrokerSwitch {
                 });
             }
         });
-        BrokerSwitch { port, up: flag, generation }
+        BrokerSwitch {
+            port,
+            up: flag,
+            generation,
+        }
     }
 
     pub fn url(&self) -> String {

@@ -72,7 +72,10 @@ pub struct InvalidOrder {
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidOrder {
-    InvalidOrder { field, reason: reason.into() }
+    InvalidOrder {
+        field,
+        reason: reason.into(),
+    }
 }
 
 fn required_text(field: &'static str, value: String) -> Result<String, InvalidOrder> {
@@ -81,12 +84,18 @@ fn required_text(field: &'static str, value: String) -> Result<String, InvalidOr
         return Err(invalid(field, "must not be empty"));
     }
     if v.chars().count() > MAX_TEXT {
-        return Err(invalid(field, format!("must be at most {MAX_TEXT} characters")));
+        return Err(invalid(
+            field,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
     }
     Ok(v)
 }
 
-fn optional_text(field: &'static str, value: Option<String>) -> Result<Option<String>, InvalidOrder> {
+fn optional_text(
+    field: &'static str,
+    value: Option<String>,
+) -> Result<Option<String>, InvalidOrder> {
     match value.map(|v| v.trim().to_owned()) {
         None => Ok(None),
         Some(v) if v.is_empty() => Ok(None),
@@ -95,22 +104,37 @@ fn optional_text(field: &'static str, value: Option<String>) -> Result<Option<St
 }
 
 impl CreateOrderRequest {
-    pub fn parse(self, now: DateTime<Utc>, default_deadline: std::time::Duration, shop_offset: FixedOffset) -> Result<NewOrder, InvalidOrder> {
-        let order_id = OrderId::parse(&self.order_id).map_err(|e| invalid("order_id", e.to_string()))?;
+    pub fn parse(
+        self,
+        now: DateTime<Utc>,
+        default_deadline: std::time::Duration,
+        shop_offset: FixedOffset,
+    ) -> Result<NewOrder, InvalidOrder> {
+        let order_id =
+            OrderId::parse(&self.order_id).map_err(|e| invalid("order_id", e.to_string()))?;
         if self.order_price_amount.is_zero() {
             return Err(invalid("order_price_amount", "must be greater than zero"));
         }
         let buyer_email = optional_text("buyer_email", self.buyer_email)?;
         if let Some(email) = &buyer_email {
-            let ok = email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !email.contains(char::is_whitespace));
+            let ok = email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !email.contains(char::is_whitespace)
+            });
             if !ok {
                 return Err(invalid("buyer_email", "is not an e-mail address"));
             }
         }
         let buyer_cellphone = optional_text("buyer_cellphone", self.buyer_cellphone)?;
         if let Some(phone) = &buyer_cellphone {
-            if !phone.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '+') || phone.chars().filter(char::is_ascii_digit).count() < 7 {
-                return Err(invalid("buyer_cellphone", "must be digits, optionally with '-' (010-1234-5678)"));
+            if !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '+')
+                || phone.chars().filter(char::is_ascii_digit).count() < 7
+            {
+                return Err(invalid(
+                    "buyer_cellphone",
+                    "must be digits, optionally with '-' (010-1234-5678)",
+                ));
             }
         }
         if self.items.len() > MAX_ITEMS {
@@ -119,10 +143,15 @@ impl CreateOrderRequest {
         let items = self
             .items
             .iter()
-            .map(|i| required_text("items.product_name", i.product_name.clone()).map(|product_name| OrderItem { product_name }))
+            .map(|i| {
+                required_text("items.product_name", i.product_name.clone())
+                    .map(|product_name| OrderItem { product_name })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let deposit_deadline = match self.deposit_deadline {
-            Some(d) if d.with_timezone(&Utc) <= now => return Err(invalid("deposit_deadline", "must be in the future")),
+            Some(d) if d.with_timezone(&Utc) <= now => {
+                return Err(invalid("deposit_deadline", "must be in the future"))
+            }
             Some(d) => d.with_timezone(&Utc),
             None => now + chrono::Duration::from_std(default_deadline).expect("deadline fits"),
         };
@@ -157,7 +186,10 @@ impl CreateOrderRequest {
             buyer_name,
             buyer_email,
             buyer_cellphone,
-            order_date: self.order_date.unwrap_or_else(|| now.with_timezone(&shop_offset)).with_timezone(&shop_offset),
+            order_date: self
+                .order_date
+                .unwrap_or_else(|| now.with_timezone(&shop_offset))
+                .with_timezone(&shop_offset),
             items,
             payment_method,
             deposit_deadline,
@@ -182,7 +214,14 @@ impl NewOrder {
             items: if self.items.is_empty() {
                 None
             } else {
-                Some(self.items.iter().map(|i| BankdaItem { product_name: i.product_name.clone() }).collect())
+                Some(
+                    self.items
+                        .iter()
+                        .map(|i| BankdaItem {
+                            product_name: i.product_name.clone(),
+                        })
+                        .collect(),
+                )
             },
         };
         serde_json::to_string(&doc).expect("a Bankda order always serialises")

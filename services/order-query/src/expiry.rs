@@ -9,7 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 const BATCH: i32 = 500;
 
-pub async fn run(pool: PgPool, interval: Duration, relay: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn run(
+    pool: PgPool,
+    interval: Duration,
+    relay: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     loop {
         match sweep(&pool).await {
             Ok(0) => {}

@@ -9,12 +9,12 @@ use chrono::FixedOffset;
 use messaging::{OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
+use platform::http::error::BearerAuth;
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use platform::http::error::BearerAuth;
 use utoipa::OpenApi;
 
 /// What a new order gets when the request leaves it out.
@@ -55,9 +55,17 @@ impl Application {
             &metrics,
         );
         let waker = relay.waker();
-        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health()] };
+        let readiness = Readiness {
+            pool: Some(pool.clone()),
+            broker: vec![relay.health()],
+        };
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
-        tasks.push(tokio::spawn(expiry::run(pool.clone(), settings.orders.expiry_interval, waker.clone(), shutdown.child_token())));
+        tasks.push(tokio::spawn(expiry::run(
+            pool.clone(),
+            settings.orders.expiry_interval,
+            waker.clone(),
+            shutdown.child_token(),
+        )));
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
@@ -114,7 +122,12 @@ impl Application {
         .run();
         http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "order-query listening");
-        Ok(Self { port, server, shutdown, tasks })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -5,7 +5,9 @@ use crate::schema::orders;
 use crate::{PRODUCER, SCHEMA};
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use common::events::{EventEnvelope, OrderCancelled, OrderExpired, OrderItem};
-use common::{Money, OrderId, OrderStatus, PaymentMethod, Transition, TransitionError, TransitionOutcome};
+use common::{
+    Money, OrderId, OrderStatus, PaymentMethod, Transition, TransitionError, TransitionOutcome,
+};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -43,7 +45,9 @@ impl OrderRow {
     /// Rows are written only through this module, so a value the CHECK constraints allow but the
     /// enums do not would be a bug worth failing loudly on.
     pub fn status(&self) -> OrderStatus {
-        self.status.parse().expect("status constrained by the schema")
+        self.status
+            .parse()
+            .expect("status constrained by the schema")
     }
 
     pub fn order_id(&self) -> OrderId {
@@ -54,7 +58,10 @@ impl OrderRow {
         OrderView {
             order_id: self.order_id.clone(),
             status: self.status(),
-            payment_method: self.payment_method.parse().expect("constrained by the schema"),
+            payment_method: self
+                .payment_method
+                .parse()
+                .expect("constrained by the schema"),
             order_price_amount: Money::new(self.amount).expect("constrained by the schema"),
             billing_name: self.billing_name.clone(),
             bank_account_no: self.bank_account_no.clone(),
@@ -62,12 +69,18 @@ impl OrderRow {
             buyer_name: self.buyer_name.clone(),
             buyer_email: self.buyer_email.clone(),
             buyer_cellphone: self.buyer_cellphone.clone(),
-            order_date: self.order_date.with_timezone(&shop_offset).to_rfc3339_opts(SecondsFormat::Secs, false),
+            order_date: self
+                .order_date
+                .with_timezone(&shop_offset)
+                .to_rfc3339_opts(SecondsFormat::Secs, false),
             items: serde_json::from_value::<Vec<OrderItem>>(self.items.clone()).unwrap_or_default(),
             deposit_deadline: self.deposit_deadline,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            paid_via: self.paid_via.as_deref().map(|v| v.parse::<PaymentMethod>().expect("constrained by the schema")),
+            paid_via: self.paid_via.as_deref().map(|v| {
+                v.parse::<PaymentMethod>()
+                    .expect("constrained by the schema")
+            }),
             paid_at: self.paid_at,
             cancelled_at: self.cancelled_at,
             expired_at: self.expired_at,
@@ -83,56 +96,68 @@ pub enum CreateOutcome {
     Conflict,
 }
 
-pub async fn create(pool: &PgPool, new: &NewOrder, now: DateTime<Utc>) -> Result<CreateOutcome, StorageError> {
+pub async fn create(
+    pool: &PgPool,
+    new: &NewOrder,
+    now: DateTime<Utc>,
+) -> Result<CreateOutcome, StorageError> {
     let mut conn = db::get(pool).await?;
     let outcome = conn
-        .transaction(async |conn| -> Result<CreateOutcome, diesel::result::Error> {
-            let inserted: Option<OrderRow> = diesel::insert_into(orders::table)
-                .values((
-                    orders::order_id.eq(new.order_id.as_str()),
-                    orders::status.eq(OrderStatus::AwaitingPayment.as_str()),
-                    orders::payment_method.eq(new.payment_method.as_str()),
-                    orders::amount.eq(new.amount.amount()),
-                    orders::billing_name.eq(&new.billing_name),
-                    orders::bank_account_no.eq(&new.bank_account_no),
-                    orders::bank_code_name.eq(&new.bank_code_name),
-                    orders::buyer_name.eq(&new.buyer_name),
-                    orders::buyer_email.eq(&new.buyer_email),
-                    orders::buyer_cellphone.eq(&new.buyer_cellphone),
-                    orders::order_date.eq(new.order_date.with_timezone(&Utc)),
-                    orders::items.eq(serde_json::to_value(&new.items).expect("items serialise")),
-                    orders::deposit_deadline.eq(new.deposit_deadline),
-                    orders::created_at.eq(now),
-                    orders::updated_at.eq(now),
-                    orders::request_canonical.eq(&new.canonical),
-                    orders::bankda_doc.eq(new.bankda_doc()),
-                ))
-                .on_conflict_do_nothing()
-                .returning(OrderRow::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
-            match inserted {
-                Some(row) => {
-                    let event = EventEnvelope::new(PRODUCER, new.order_id.clone(), now, new.created_event(now));
-                    messaging::enqueue(conn, SCHEMA, &event).await?;
-                    Ok(CreateOutcome::Created(row))
-                }
-                None => {
-                    // A concurrent create of the same id waited on our insert and sees it now.
-                    let existing = orders::table
-                        .find(new.order_id.as_str())
-                        .select(OrderRow::as_select())
-                        .get_result(conn)
-                        .await?;
-                    if existing.request_canonical == new.canonical {
-                        Ok(CreateOutcome::Replayed(existing))
-                    } else {
-                        Ok(CreateOutcome::Conflict)
+        .transaction(
+            async |conn| -> Result<CreateOutcome, diesel::result::Error> {
+                let inserted: Option<OrderRow> = diesel::insert_into(orders::table)
+                    .values((
+                        orders::order_id.eq(new.order_id.as_str()),
+                        orders::status.eq(OrderStatus::AwaitingPayment.as_str()),
+                        orders::payment_method.eq(new.payment_method.as_str()),
+                        orders::amount.eq(new.amount.amount()),
+                        orders::billing_name.eq(&new.billing_name),
+                        orders::bank_account_no.eq(&new.bank_account_no),
+                        orders::bank_code_name.eq(&new.bank_code_name),
+                        orders::buyer_name.eq(&new.buyer_name),
+                        orders::buyer_email.eq(&new.buyer_email),
+                        orders::buyer_cellphone.eq(&new.buyer_cellphone),
+                        orders::order_date.eq(new.order_date.with_timezone(&Utc)),
+                        orders::items
+                            .eq(serde_json::to_value(&new.items).expect("items serialise")),
+                        orders::deposit_deadline.eq(new.deposit_deadline),
+                        orders::created_at.eq(now),
+                        orders::updated_at.eq(now),
+                        orders::request_canonical.eq(&new.canonical),
+                        orders::bankda_doc.eq(new.bankda_doc()),
+                    ))
+                    .on_conflict_do_nothing()
+                    .returning(OrderRow::as_returning())
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                match inserted {
+                    Some(row) => {
+                        let event = EventEnvelope::new(
+                            PRODUCER,
+                            new.order_id.clone(),
+                            now,
+                            new.created_event(now),
+                        );
+                        messaging::enqueue(conn, SCHEMA, &event).await?;
+                        Ok(CreateOutcome::Created(row))
+                    }
+                    None => {
+                        // A concurrent create of the same id waited on our insert and sees it now.
+                        let existing = orders::table
+                            .find(new.order_id.as_str())
+                            .select(OrderRow::as_select())
+                            .get_result(conn)
+                            .await?;
+                        if existing.request_canonical == new.canonical {
+                            Ok(CreateOutcome::Replayed(existing))
+                        } else {
+                            Ok(CreateOutcome::Conflict)
+                        }
                     }
                 }
-            }
-        })
+            },
+        )
         .await?;
     Ok(outcome)
 }
@@ -148,9 +173,18 @@ pub async fn get(pool: &PgPool, order_id: &OrderId) -> Result<Option<OrderRow>, 
 }
 
 /// One page, oldest first, after the row with `after_seq`.
-pub async fn list(pool: &PgPool, status: Option<OrderStatus>, after_seq: Option<i64>, limit: i64) -> Result<Vec<OrderRow>, StorageError> {
+pub async fn list(
+    pool: &PgPool,
+    status: Option<OrderStatus>,
+    after_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OrderRow>, StorageError> {
     let mut conn = db::get(pool).await?;
-    let mut query = orders::table.select(OrderRow::as_select()).order(orders::seq.asc()).limit(limit).into_boxed();
+    let mut query = orders::table
+        .select(OrderRow::as_select())
+        .order(orders::seq.asc())
+        .limit(limit)
+        .into_boxed();
     if let Some(s) = status {
         query = query.filter(orders::status.eq(s.as_str()));
     }
@@ -167,35 +201,53 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-pub async fn cancel(pool: &PgPool, order_id: &OrderId, now: DateTime<Utc>) -> Result<CancelOutcome, StorageError> {
+pub async fn cancel(
+    pool: &PgPool,
+    order_id: &OrderId,
+    now: DateTime<Utc>,
+) -> Result<CancelOutcome, StorageError> {
     let mut conn = db::get(pool).await?;
     let outcome = conn
-        .transaction(async |conn| -> Result<CancelOutcome, diesel::result::Error> {
-            let Some(row) = orders::table
-                .find(order_id.as_str())
-                .select(OrderRow::as_select())
-                .for_update()
-                .get_result(conn)
-                .await
-                .optional()?
-            else {
-                return Ok(CancelOutcome::NotFound);
-            };
-            match row.status().apply(Transition::Cancel) {
-                Err(refused) => Ok(CancelOutcome::Refused(refused)),
-                Ok(TransitionOutcome::Moved(next)) => {
-                    let updated = diesel::update(orders::table.find(order_id.as_str()))
-                        .set((orders::status.eq(next.as_str()), orders::cancelled_at.eq(now), orders::updated_at.eq(now)))
-                        .returning(OrderRow::as_returning())
-                        .get_result(conn)
-                        .await?;
-                    let event = EventEnvelope::new(PRODUCER, order_id.clone(), now, OrderCancelled { cancelled_at: now, reason: None });
-                    messaging::enqueue(conn, SCHEMA, &event).await?;
-                    Ok(CancelOutcome::Cancelled(updated))
+        .transaction(
+            async |conn| -> Result<CancelOutcome, diesel::result::Error> {
+                let Some(row) = orders::table
+                    .find(order_id.as_str())
+                    .select(OrderRow::as_select())
+                    .for_update()
+                    .get_result(conn)
+                    .await
+                    .optional()?
+                else {
+                    return Ok(CancelOutcome::NotFound);
+                };
+                match row.status().apply(Transition::Cancel) {
+                    Err(refused) => Ok(CancelOutcome::Refused(refused)),
+                    Ok(TransitionOutcome::Moved(next)) => {
+                        let updated = diesel::update(orders::table.find(order_id.as_str()))
+                            .set((
+                                orders::status.eq(next.as_str()),
+                                orders::cancelled_at.eq(now),
+                                orders::updated_at.eq(now),
+                            ))
+                            .returning(OrderRow::as_returning())
+                            .get_result(conn)
+                            .await?;
+                        let event = EventEnvelope::new(
+                            PRODUCER,
+                            order_id.clone(),
+                            now,
+                            OrderCancelled {
+                                cancelled_at: now,
+                                reason: None,
+                            },
+                        );
+                        messaging::enqueue(conn, SCHEMA, &event).await?;
+                        Ok(CancelOutcome::Cancelled(updated))
+                    }
+                    Ok(_) => Ok(CancelOutcome::AlreadyCancelled(row)),
                 }
-                Ok(_) => Ok(CancelOutcome::AlreadyCancelled(row)),
-            }
-        })
+            },
+        )
         .await?;
     Ok(outcome)
 }
@@ -224,7 +276,10 @@ pub async fn bankda_list_body(pool: &PgPool) -> Result<Vec<u8>, StorageError> {
     Ok(body)
 }
 
-pub async fn bankda_detail_body(pool: &PgPool, order_id: &OrderId) -> Result<Option<Vec<u8>>, StorageError> {
+pub async fn bankda_detail_body(
+    pool: &PgPool,
+    order_id: &OrderId,
+) -> Result<Option<Vec<u8>>, StorageError> {
     let mut conn = db::get(pool).await?;
     let doc: Option<String> = orders::table
         .find(order_id.as_str())
@@ -251,7 +306,11 @@ struct Expired {
 
 /// Expires up to `limit` orders whose deadline has passed and emits `order.expired` for each.
 /// Replicas skip each other's rows, so each order expires once.
-pub async fn expire_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>, limit: i32) -> Result<usize, StorageError> {
+pub async fn expire_due(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+    limit: i32,
+) -> Result<usize, StorageError> {
     let count = conn
         .transaction(async |conn| -> Result<usize, diesel::result::Error> {
             // The WHERE clause is OrderStatus::apply(Expire) for a set: only awaiting orders move.

@@ -31,7 +31,18 @@ async fn order_created_and_cancelled_carry_the_design_envelope_and_properties() 
     let body = &created.body;
     let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["data", "event_id", "event_type", "occurred_at", "order_id", "producer", "version"]);
+    assert_eq!(
+        keys,
+        [
+            "data",
+            "event_id",
+            "event_type",
+            "occurred_at",
+            "order_id",
+            "producer",
+            "version"
+        ]
+    );
     assert_eq!(body["event_type"], "order.created");
     assert_eq!(body["version"], 1);
     assert_eq!(body["producer"], "order-query");
@@ -41,7 +52,10 @@ async fn order_created_and_cancelled_carry_the_design_envelope_and_properties() 
     assert_eq!(data["order_price_amount"], "30000.00");
     assert_eq!(data["billing_name"], "홍길동");
     assert_eq!(data["payment_method"], "bank_transfer");
-    assert_eq!(data["items"], json!([{"product_name": "상품명1"}, {"product_name": "상품명2"}]));
+    assert_eq!(
+        data["items"],
+        json!([{"product_name": "상품명1"}, {"product_name": "상품명2"}])
+    );
     assert!(data["deposit_deadline"].is_string());
 
     let p = &created.properties;
@@ -49,16 +63,21 @@ async fn order_created_and_cancelled_carry_the_design_envelope_and_properties() 
     assert_eq!(short(p.kind()), "order.created");
     assert_eq!(short(p.content_type()), "application/json");
     assert_eq!(*p.delivery_mode(), Some(2));
-    let occurred = chrono::DateTime::parse_from_rfc3339(body["occurred_at"].as_str().unwrap()).unwrap();
+    let occurred =
+        chrono::DateTime::parse_from_rfc3339(body["occurred_at"].as_str().unwrap()).unwrap();
     assert_eq!(*p.timestamp(), Some(occurred.timestamp() as u64));
 
     let cancelled = tap.next(WAIT).await.expect("order.cancelled published");
     assert_eq!(cancelled.routing_key, "order.cancelled");
     assert_eq!(cancelled.body["event_type"], "order.cancelled");
     assert!(cancelled.body["data"]["cancelled_at"].is_string());
-    assert!(tap.next(Duration::from_millis(500)).await.is_none(), "nothing else");
+    assert!(
+        tap.next(Duration::from_millis(500)).await.is_none(),
+        "nothing else"
+    );
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL").await,
+        app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL")
+            .await,
         0,
         "rows are marked sent after the ack"
     );
@@ -79,10 +98,24 @@ async fn orders_past_their_deadline_expire_and_emit_order_expired() {
     let view: Value = app.get_order("EXP-1").await.json().await.unwrap();
     assert_eq!(view["status"], "expired");
     let other: Value = app.get_order("EXP-2").await.json().await.unwrap();
-    assert_eq!(other["status"], "awaiting_payment", "the default deadline is days away");
-    let list = app.client.get(app.url("/bankda/orders")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        other["status"], "awaiting_payment",
+        "the default deadline is days away"
+    );
+    let list = app
+        .client
+        .get(app.url("/bankda/orders"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!list.contains("EXP-1") && list.contains("EXP-2"));
-    assert!(tap.next(Duration::from_millis(500)).await.is_none(), "expired once");
+    assert!(
+        tap.next(Duration::from_millis(500)).await.is_none(),
+        "expired once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -94,25 +127,68 @@ async fn events_written_while_the_broker_is_down_are_published_when_it_returns()
 
     // The API keeps working; readiness tells the truth.
     app.create_ok(&order("OUT-1")).await;
-    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
-    assert_eq!(ready.json::<Value>().await.unwrap()["checks"], json!({"database": "up", "broker": "down"}));
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["checks"],
+        json!({"database": "up", "broker": "down"})
+    );
     assert!(tap.next(Duration::from_secs(1)).await.is_none());
-    assert_eq!(app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL")
+            .await,
+        1
+    );
 
     switch.restore();
-    let seen = tap.next(Duration::from_secs(20)).await.expect("published after the broker came back");
+    let seen = tap
+        .next(Duration::from_secs(20))
+        .await
+        .expect("published after the broker came back");
     assert_eq!(seen.body["order_id"], "OUT-1");
-    assert!(eventually(WAIT, || async { app.client.get(app.url("/health/ready")).send().await.unwrap().status() == 200 }).await);
+    assert!(
+        eventually(WAIT, || async {
+            app.client
+                .get(app.url("/health/ready"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+        })
+        .await
+    );
 
     // Cut an established connection: the relay reconnects by itself.
     switch.cut();
-    assert!(eventually(WAIT, || async { app.client.get(app.url("/health/ready")).send().await.unwrap().status() == 503 }).await);
+    assert!(
+        eventually(WAIT, || async {
+            app.client
+                .get(app.url("/health/ready"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 503
+        })
+        .await
+    );
     app.create_ok(&order("OUT-2")).await;
     switch.restore();
-    let seen = tap.next(Duration::from_secs(20)).await.expect("published after reconnecting");
+    let seen = tap
+        .next(Duration::from_secs(20))
+        .await
+        .expect("published after reconnecting");
     assert_eq!(seen.body["order_id"], "OUT-2");
-    assert!(tap.next(Duration::from_millis(500)).await.is_none(), "each event once");
+    assert!(
+        tap.next(Duration::from_millis(500)).await.is_none(),
+        "each event once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,7 +197,11 @@ async fn two_relays_on_one_outbox_publish_each_event_exactly_once() {
     let app = spawn(&[]).await;
     let mut tap = EventTap::new(&app.exchange, "#").await;
     const N: usize = 600;
-    let settings = Settings::for_tests(Service::OrderQuery, &[("database.url", app.db_url.as_str())]).unwrap();
+    let settings = Settings::for_tests(
+        Service::OrderQuery,
+        &[("database.url", app.db_url.as_str())],
+    )
+    .unwrap();
     let pool = platform::db::pool(&settings.database);
     let shutdown = tokio_util::sync::CancellationToken::new();
     for _ in 0..2 {
@@ -146,21 +226,33 @@ async fn two_relays_on_one_outbox_publish_each_event_exactly_once() {
                 "relay-test",
                 OrderId::parse(&format!("R-{i}")).unwrap(),
                 chrono::Utc::now(),
-                OrderCancelled { cancelled_at: chrono::Utc::now(), reason: None },
+                OrderCancelled {
+                    cancelled_at: chrono::Utc::now(),
+                    reason: None,
+                },
             );
             messaging::OutboxMessage::from_envelope(&env)
         })
         .collect();
     let expected: HashSet<String> = messages.iter().map(|m| m.event_id.to_string()).collect();
-    messaging::enqueue_many(&mut conn, "order_query", messages).await.unwrap();
+    messaging::enqueue_many(&mut conn, "order_query", messages)
+        .await
+        .unwrap();
 
     let seen = tap.drain(Duration::from_secs(3)).await;
     shutdown.cancel();
-    let ids: Vec<String> = seen.iter().map(|s| s.body["event_id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = seen
+        .iter()
+        .map(|s| s.body["event_id"].as_str().unwrap().to_owned())
+        .collect();
     let unique: HashSet<String> = ids.iter().cloned().collect();
     assert_eq!(unique, expected, "every event arrived");
     assert_eq!(ids.len(), N, "and none twice");
-    assert_eq!(app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,7 +267,10 @@ async fn an_unroutable_event_stays_in_the_outbox_until_a_queue_is_bound() {
         "the broker returned it and the relay kept it"
     );
     let mut tap = EventTap::new(&app.exchange, "order.created").await;
-    let seen = tap.next(Duration::from_secs(15)).await.expect("retried once a queue is bound");
+    let seen = tap
+        .next(Duration::from_secs(15))
+        .await
+        .expect("retried once a queue is bound");
     assert_eq!(seen.body["order_id"], "UR-1");
 }
 
@@ -195,5 +290,8 @@ async fn orders_and_their_events_survive_a_restart() {
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["idempotent-replayed"], "true");
     assert_eq!(res.json::<Value>().await.unwrap(), created);
-    assert!(tap.next(Duration::from_secs(1)).await.is_none(), "no second order.created");
+    assert!(
+        tap.next(Duration::from_secs(1)).await.is_none(),
+        "no second order.created"
+    );
 }

@@ -11,22 +11,67 @@ async fn operator_routes_answer() {
     let health = app.client.get(app.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert!(health.headers().contains_key("x-request-id"));
-    assert!(testkit::eventually(std::time::Duration::from_secs(10), || async {
-        app.client.get(app.url("/health/ready")).send().await.unwrap().status() == 200
-    })
-    .await);
-    let ready: Value = app.client.get(app.url("/health/ready")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        testkit::eventually(std::time::Duration::from_secs(10), || async {
+            app.client
+                .get(app.url("/health/ready"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+        })
+        .await
+    );
+    let ready: Value = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["checks"]["database"], "up");
 
     app.create_ok(&order("M-1")).await;
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains(r#"paybridge_http_requests_total{method="POST",route="/v1/orders",status="201",service="order-query"} 1"#), "{metrics}");
     assert!(metrics.contains("paybridge_outbox_pending"));
 
-    let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/v1/orders", "/v1/orders/{order_id}", "/v1/orders/{order_id}/cancel", "/bankda/orders", "/bankda/orders/detail", "/health", "/health/ready", "/metrics", "/openapi.json"] {
-        assert!(doc["paths"].get(path).is_some(), "{path} missing from /openapi.json");
+    for path in [
+        "/v1/orders",
+        "/v1/orders/{order_id}",
+        "/v1/orders/{order_id}/cancel",
+        "/bankda/orders",
+        "/bankda/orders/detail",
+        "/health",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from /openapi.json"
+        );
     }
     let docs = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
@@ -36,9 +81,21 @@ async fn operator_routes_answer() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_callers_request_id_is_echoed_and_a_bad_one_replaced() {
     let app = spawn(&[]).await;
-    let res = app.client.get(app.url("/health")).header("x-request-id", "abc-123").send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc-123");
-    let res = app.client.get(app.url("/health")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
 }
 
@@ -55,6 +112,16 @@ async fn replicas_starting_together_migrate_once_and_both_serve() {
     assert_eq!(b.get_order("MIG-1").await.status(), 200);
     assert_eq!(c.get_order("MIG-1").await.status(), 200);
     // Each migration recorded once, in the service's own schema.
-    assert_eq!(a.count("SELECT count(*) AS n FROM order_query.__diesel_schema_migrations").await, 1);
-    assert_eq!(a.count("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'").await, 0);
+    assert_eq!(
+        a.count("SELECT count(*) AS n FROM order_query.__diesel_schema_migrations")
+            .await,
+        1
+    );
+    assert_eq!(
+        a.count(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+        .await,
+        0
+    );
 }

@@ -17,7 +17,10 @@ async fn create_returns_the_order_and_a_repeat_returns_the_same_answer() {
     assert_eq!(first["payment_method"], "bank_transfer");
     assert_eq!(first["order_price_amount"], "30000.00");
     assert_eq!(first["order_date"], "2018-07-04T11:21:35+09:00");
-    assert_eq!(first["items"], json!([{"product_name": "상품명1"}, {"product_name": "상품명2"}]));
+    assert_eq!(
+        first["items"],
+        json!([{"product_name": "상품명1"}, {"product_name": "상품명2"}])
+    );
     assert!(first.get("paid_at").is_none());
 
     // The same order, amount written differently: the same order, the same answer.
@@ -27,7 +30,11 @@ async fn create_returns_the_order_and_a_repeat_returns_the_same_answer() {
     assert_eq!(res.status(), 201);
     assert_eq!(res.headers()["idempotent-replayed"], "true");
     assert_eq!(res.json::<Value>().await.unwrap(), first);
-    assert_eq!(app.footprint().await, (1, 1), "one order, one order.created");
+    assert_eq!(
+        app.footprint().await,
+        (1, 1),
+        "one order, one order.created"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -38,8 +45,14 @@ async fn the_same_id_with_other_content_is_a_409_and_changes_nothing() {
     other["order_price_amount"] = json!("30001.00");
     let (status, _, body) = raw(app.create(&other).await).await;
     assert_eq!(status, 409);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "order_conflict");
-    assert_eq!(app.get_order("A-1").await.json::<Value>().await.unwrap()["order_price_amount"], "30000.00");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["code"],
+        "order_conflict"
+    );
+    assert_eq!(
+        app.get_order("A-1").await.json::<Value>().await.unwrap()["order_price_amount"],
+        "30000.00"
+    );
     assert_eq!(app.footprint().await, (1, 1));
 }
 
@@ -60,8 +73,16 @@ async fn concurrent_duplicates_create_one_order() {
         .collect();
     let mixed = futures::future::join_all(variants.iter().map(|o| app.create(o))).await;
     let statuses: Vec<u16> = mixed.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 11, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        11,
+        "{statuses:?}"
+    );
     assert_eq!(app.footprint().await, (2, 2));
 }
 
@@ -70,8 +91,13 @@ async fn the_api_refuses_calls_without_a_valid_token() {
     let app = spawn(&[]).await;
     for req in [
         app.client.post(app.url("/v1/orders")).json(&order("A-1")),
-        app.client.post(app.url("/v1/orders")).bearer_auth("wrong").json(&order("A-1")),
-        app.client.get(app.url("/v1/orders")).header("authorization", TOKEN),
+        app.client
+            .post(app.url("/v1/orders"))
+            .bearer_auth("wrong")
+            .json(&order("A-1")),
+        app.client
+            .get(app.url("/v1/orders"))
+            .header("authorization", TOKEN),
         app.client.get(app.url("/v1/orders/A-1")),
         app.client.post(app.url("/v1/orders/A-1/cancel")),
     ] {
@@ -79,13 +105,22 @@ async fn the_api_refuses_calls_without_a_valid_token() {
         assert_eq!(res.headers()["www-authenticate"], "Bearer");
         let (status, ct, body) = raw(res).await;
         assert_eq!((status, ct.as_str()), (401, "application/json"));
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "unauthorized");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["code"],
+            "unauthorized"
+        );
     }
     assert_eq!(app.footprint().await, (0, 0));
 
     // With no token configured, the API is closed to everyone.
     let closed = spawn(&[("api.tokens", "")]).await;
-    let res = closed.client.get(closed.url("/v1/orders")).bearer_auth("").send().await.unwrap();
+    let res = closed
+        .client
+        .get(closed.url("/v1/orders"))
+        .bearer_auth("")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
 }
 
@@ -105,21 +140,66 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
     let json_cases: Vec<(Value, u16, &str)> = vec![
         (without("billing_name"), 400, "invalid_request"),
         (without("order_id"), 400, "invalid_request"),
-        (with("order_price_amount", json!(true)), 400, "invalid_request"),
-        (with("order_price_amount", json!("abc")), 400, "invalid_request"),
-        (with("order_price_amount", json!("-5")), 400, "invalid_request"),
-        (with("order_price_amount", json!("1.005")), 400, "invalid_request"),
+        (
+            with("order_price_amount", json!(true)),
+            400,
+            "invalid_request",
+        ),
+        (
+            with("order_price_amount", json!("abc")),
+            400,
+            "invalid_request",
+        ),
+        (
+            with("order_price_amount", json!("-5")),
+            400,
+            "invalid_request",
+        ),
+        (
+            with("order_price_amount", json!("1.005")),
+            400,
+            "invalid_request",
+        ),
         (with("order_price_amount", json!("0")), 400, "invalid_order"),
         (with("items", json!("상품")), 400, "invalid_request"),
-        (with("payment_method", json!("bitcoin")), 400, "invalid_request"),
-        (with("order_date", json!("yesterday")), 400, "invalid_request"),
+        (
+            with("payment_method", json!("bitcoin")),
+            400,
+            "invalid_request",
+        ),
+        (
+            with("order_date", json!("yesterday")),
+            400,
+            "invalid_request",
+        ),
         (with("unexpected_field", json!(1)), 400, "invalid_request"),
         (with("order_id", json!("has space")), 400, "invalid_order"),
-        (with("order_id", json!("x".repeat(41))), 400, "invalid_order"),
+        (
+            with("order_id", json!("x".repeat(41))),
+            400,
+            "invalid_order",
+        ),
         (with("billing_name", json!("   ")), 400, "invalid_order"),
-        (with("buyer_email", json!("not-an-email")), 400, "invalid_order"),
-        (with("deposit_deadline", json!("2020-01-01T00:00:00+09:00")), 400, "invalid_order"),
-        (with("items", json!((0..101).map(|i| json!({"product_name": format!("p{i}")})).collect::<Vec<_>>())), 400, "invalid_order"),
+        (
+            with("buyer_email", json!("not-an-email")),
+            400,
+            "invalid_order",
+        ),
+        (
+            with("deposit_deadline", json!("2020-01-01T00:00:00+09:00")),
+            400,
+            "invalid_order",
+        ),
+        (
+            with(
+                "items",
+                json!((0..101)
+                    .map(|i| json!({"product_name": format!("p{i}")}))
+                    .collect::<Vec<_>>()),
+            ),
+            400,
+            "invalid_order",
+        ),
         (json!([1, 2]), 400, "invalid_request"),
     ];
     for (body, status, code) in json_cases {
@@ -130,16 +210,45 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
         assert!(!v["message"].as_str().unwrap().is_empty());
     }
     let send = |body: String, ct: &str| {
-        app.client.post(app.url("/v1/orders")).bearer_auth(TOKEN).header("content-type", ct).body(body).send()
+        app.client
+            .post(app.url("/v1/orders"))
+            .bearer_auth(TOKEN)
+            .header("content-type", ct)
+            .body(body)
+            .send()
     };
-    let (s, _, text) = raw(send("{\"order_id\":".into(), "application/json").await.unwrap()).await;
-    assert_eq!((s, serde_json::from_str::<Value>(&text).unwrap()["code"].clone()), (400, json!("malformed_json")));
-    let (s, _, text) = raw(send(order("BAD-1").to_string(), "text/plain").await.unwrap()).await;
-    assert_eq!((s, serde_json::from_str::<Value>(&text).unwrap()["code"].clone()), (415, json!("unsupported_media_type")));
+    let (s, _, text) = raw(send("{\"order_id\":".into(), "application/json")
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(
+        (
+            s,
+            serde_json::from_str::<Value>(&text).unwrap()["code"].clone()
+        ),
+        (400, json!("malformed_json"))
+    );
+    let (s, _, text) = raw(send(order("BAD-1").to_string(), "text/plain")
+        .await
+        .unwrap())
+    .await;
+    assert_eq!(
+        (
+            s,
+            serde_json::from_str::<Value>(&text).unwrap()["code"].clone()
+        ),
+        (415, json!("unsupported_media_type"))
+    );
     let mut big = order("BAD-1");
     big["billing_name"] = json!("x".repeat(2 * 1024 * 1024));
     let (s, _, text) = raw(send(big.to_string(), "application/json").await.unwrap()).await;
-    assert_eq!((s, serde_json::from_str::<Value>(&text).unwrap()["code"].clone()), (413, json!("payload_too_large")));
+    assert_eq!(
+        (
+            s,
+            serde_json::from_str::<Value>(&text).unwrap()["code"].clone()
+        ),
+        (413, json!("payload_too_large"))
+    );
     assert_eq!(app.footprint().await, (0, 0));
 }
 
@@ -147,14 +256,36 @@ async fn bad_input_gets_a_clear_4xx_and_changes_nothing() {
 async fn unknown_ids_and_routes_are_404_in_json() {
     let app = spawn(&[]).await;
     for path in ["/v1/orders/NOPE", "/v1/orders/bad%20id"] {
-        let (s, ct, body) = raw(app.client.get(app.url(path)).bearer_auth(TOKEN).send().await.unwrap()).await;
+        let (s, ct, body) = raw(app
+            .client
+            .get(app.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap())
+        .await;
         assert_eq!((s, ct.as_str()), (404, "application/json"));
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "order_not_found");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["code"],
+            "order_not_found"
+        );
     }
     let (s, _, body) = raw(app.cancel("NOPE").await).await;
-    assert_eq!((s, serde_json::from_str::<Value>(&body).unwrap()["code"].clone()), (404, json!("order_not_found")));
+    assert_eq!(
+        (
+            s,
+            serde_json::from_str::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (404, json!("order_not_found"))
+    );
     let (s, _, body) = raw(app.client.get(app.url("/nowhere")).send().await.unwrap()).await;
-    assert_eq!((s, serde_json::from_str::<Value>(&body).unwrap()["code"].clone()), (404, json!("route_not_found")));
+    assert_eq!(
+        (
+            s,
+            serde_json::from_str::<Value>(&body).unwrap()["code"].clone()
+        ),
+        (404, json!("route_not_found"))
+    );
     assert_eq!(app.footprint().await, (0, 0));
 }
 
@@ -170,14 +301,36 @@ async fn list_filters_by_status_and_pages_by_cursor() {
         let client = app.client.clone();
         async move { client.get(url).bearer_auth(TOKEN).send().await.unwrap() }
     };
-    let ids = |v: &Value| v["orders"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let ids = |v: &Value| {
+        v["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
 
-    let first: Value = page("status=awaiting_payment&limit=2").await.json().await.unwrap();
+    let first: Value = page("status=awaiting_payment&limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ids(&first), ["L-1", "L-3"]);
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
-    let second: Value = page(&format!("status=awaiting_payment&limit=2&cursor={cursor}")).await.json().await.unwrap();
+    let second: Value = page(&format!("status=awaiting_payment&limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ids(&second), ["L-4", "L-5"]);
-    let third: Value = page(&format!("status=awaiting_payment&limit=2&cursor={}", second["next_cursor"].as_str().unwrap())).await.json().await.unwrap();
+    let third: Value = page(&format!(
+        "status=awaiting_payment&limit=2&cursor={}",
+        second["next_cursor"].as_str().unwrap()
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(ids(&third), Vec::<String>::new());
     assert!(third.get("next_cursor").is_none());
 
@@ -186,7 +339,13 @@ async fn list_filters_by_status_and_pages_by_cursor() {
     let all: Value = page("").await.json().await.unwrap();
     assert_eq!(ids(&all).len(), 5);
 
-    for bad in ["status=lost", "limit=0", "limit=201", "cursor=abc", "colour=red"] {
+    for bad in [
+        "status=lost",
+        "limit=0",
+        "limit=201",
+        "cursor=abc",
+        "colour=red",
+    ] {
         assert_eq!(page(bad).await.status(), 400, "{bad}");
     }
 }
@@ -203,7 +362,10 @@ async fn cancel_moves_an_awaiting_order_once() {
     // Again: harmless, the same state, no second event.
     assert_eq!(app.cancel("C-1").await.status(), 200);
     assert_eq!(
-        app.count("SELECT count(*) AS n FROM order_query.outbox WHERE event_type = 'order.cancelled'").await,
+        app.count(
+            "SELECT count(*) AS n FROM order_query.outbox WHERE event_type = 'order.cancelled'"
+        )
+        .await,
         1
     );
     let get: Value = app.get_order("C-1").await.json().await.unwrap();

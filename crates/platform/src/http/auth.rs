@@ -15,7 +15,9 @@ impl ApiTokens {
     /// Compares in time independent of where the first difference is, so response timing does not
     /// leak a token prefix.
     pub fn accepts(&self, presented: &str) -> bool {
-        self.0.iter().fold(false, |found, token| found | constant_time_eq(token.expose().as_bytes(), presented.as_bytes()))
+        self.0.iter().fold(false, |found, token| {
+            found | constant_time_eq(token.expose().as_bytes(), presented.as_bytes())
+        })
     }
 }
 
@@ -36,14 +38,21 @@ pub async fn require_bearer(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let allowed = matches!((tokens, presented), (Some(t), Some(p)) if t.accepts(p));
     if !allowed {
         tracing::warn!("refused a merchant API call without a valid bearer token");
-        return Ok(req.error_response(ApiError::unauthorized()).map_into_right_body());
+        return Ok(req
+            .error_response(ApiError::unauthorized())
+            .map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]
@@ -52,7 +61,10 @@ mod tests {
 
     #[test]
     fn matches_whole_tokens_only() {
-        let t = ApiTokens(vec![Secret::new("abc123".into()), Secret::new("other".into())]);
+        let t = ApiTokens(vec![
+            Secret::new("abc123".into()),
+            Secret::new("other".into()),
+        ]);
         assert!(t.accepts("abc123"));
         assert!(t.accepts("other"));
         assert!(!t.accepts("abc12"));

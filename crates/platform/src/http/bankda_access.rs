@@ -24,7 +24,9 @@ impl BankdaAccess {
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let Some(header) = forwarded_for else { return Some(peer) };
+        let Some(header) = forwarded_for else {
+            return Some(peer);
+        };
         let mut hops = header.split(',').map(str::trim).rev();
         let mut last_trusted = peer;
         for hop in hops.by_ref() {
@@ -56,7 +58,9 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 pub fn bankda_response(status: actix_web::http::StatusCode, reply: &BankdaReply) -> HttpResponse {
-    HttpResponse::build(status).content_type(CONTENT_TYPE).body(reply.to_bytes())
+    HttpResponse::build(status)
+        .content_type(CONTENT_TYPE)
+        .body(reply.to_bytes())
 }
 
 pub async fn require_bankda_ip(
@@ -64,16 +68,24 @@ pub async fn require_bankda_ip(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let access = req.app_data::<web::Data<BankdaAccess>>().cloned();
-    let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
     let peer = req.peer_addr().map(|a| a.ip());
     let client = access.as_ref().and_then(|a| a.client_ip(peer, forwarded));
     let allowed = matches!((&access, client), (Some(a), Some(ip)) if a.allows(ip));
     if !allowed {
         tracing::warn!(client_ip = ?client, peer = ?peer, "refused a Bankda call from an address not on the allow-list");
-        let response = bankda_response(actix_web::http::StatusCode::UNAUTHORIZED, &BankdaReply::unauthorized());
+        let response = bankda_response(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            &BankdaReply::unauthorized(),
+        );
         return Ok(req.into_response(response).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]
@@ -94,16 +106,28 @@ mod tests {
     #[test]
     fn forwarded_for_is_ignored_from_untrusted_peers() {
         let a = access(&[]);
-        assert_eq!(a.client_ip(ip("198.51.100.1"), Some("203.0.113.10")), ip("198.51.100.1"));
+        assert_eq!(
+            a.client_ip(ip("198.51.100.1"), Some("203.0.113.10")),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]
     fn the_rightmost_untrusted_hop_is_the_client() {
         let a = access(&["10.0.0.0/8"]);
-        assert_eq!(a.client_ip(ip("10.0.0.5"), Some("203.0.113.10")), ip("203.0.113.10"));
+        assert_eq!(
+            a.client_ip(ip("10.0.0.5"), Some("203.0.113.10")),
+            ip("203.0.113.10")
+        );
         // A client that forges a hop on the left cannot choose its own address.
-        assert_eq!(a.client_ip(ip("10.0.0.5"), Some("203.0.113.10, 198.51.100.7")), ip("198.51.100.7"));
-        assert_eq!(a.client_ip(ip("10.0.0.5"), Some("203.0.113.10, 10.1.1.1")), ip("203.0.113.10"));
+        assert_eq!(
+            a.client_ip(ip("10.0.0.5"), Some("203.0.113.10, 198.51.100.7")),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            a.client_ip(ip("10.0.0.5"), Some("203.0.113.10, 10.1.1.1")),
+            ip("203.0.113.10")
+        );
         assert_eq!(a.client_ip(ip("10.0.0.5"), Some("garbage")), None);
         assert_eq!(a.client_ip(ip("10.0.0.5"), None), ip("10.0.0.5"));
     }
@@ -135,7 +159,10 @@ pub enum BodyError {
 
 /// Reads a body of at most `limit` bytes, whatever its content type: Bankda's client does not
 /// always send `application/json`.
-pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, BodyError> {
+pub async fn read_limited(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, BodyError> {
     use futures::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -23,7 +23,11 @@ pub struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
@@ -35,13 +39,25 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
     }
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; see the service log for the request id")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error; see the service log for the request id",
+        )
     }
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            message,
+        )
     }
 }
 
@@ -63,7 +79,10 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             builder.insert_header((header::RETRY_AFTER, "1"));
         }
-        builder.json(ErrorBody { code: self.code, message: &self.message })
+        builder.json(ErrorBody {
+            code: self.code,
+            message: &self.message,
+        })
     }
 }
 
@@ -71,7 +90,10 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound => ApiError::not_found("not_found", "no such resource"),
-            StorageError::Conflict(what) => ApiError::conflict("conflict", format!("conflicts with an existing record ({what})")),
+            StorageError::Conflict(what) => ApiError::conflict(
+                "conflict",
+                format!("conflicts with an existing record ({what})"),
+            ),
             StorageError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "database unavailable");
                 ApiError::unavailable("the database is unavailable; retry shortly")
@@ -103,7 +125,9 @@ fn json_error(err: error::JsonPayloadError) -> ApiError {
             "send the body as application/json",
         ),
         E::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_request", e.to_string()),
-        E::Deserialize(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")),
+        E::Deserialize(e) => {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+        }
         other => ApiError::bad_request("malformed_json", other.to_string()),
     }
 }

@@ -44,7 +44,11 @@ async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
         Some(pool) => Some(db::ping(pool, Duration::from_secs(2)).await),
         None => None,
     };
-    let broker = if readiness.broker.is_empty() { None } else { Some(readiness.broker.iter().all(ComponentHealth::is_up)) };
+    let broker = if readiness.broker.is_empty() {
+        None
+    } else {
+        Some(readiness.broker.iter().all(ComponentHealth::is_up))
+    };
     let word = |up: Option<bool>| match up {
         Some(true) => json!("up"),
         Some(false) => json!("down"),
@@ -64,7 +68,9 @@ async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
 }
 
 #[derive(OpenApi)]
@@ -90,7 +96,11 @@ pub fn configure_ops(cfg: &mut web::ServiceConfig, mut api: utoipa::openapi::Ope
             "/docs",
             web::get().to(move || {
                 let page = docs_page.clone();
-                async move { HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page) }
+                async move {
+                    HttpResponse::Ok()
+                        .content_type("text/html; charset=utf-8")
+                        .body(page)
+                }
             }),
         );
 }

@@ -24,9 +24,14 @@ impl RequestId {
             .filter(|v| {
                 !v.is_empty()
                     && v.len() <= 64
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
             });
-        RequestId(supplied.map(str::to_owned).unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))
+        RequestId(
+            supplied
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        )
     }
 }
 
@@ -42,7 +47,10 @@ impl actix_web::FromRequest for RequestId {
     }
 }
 
-pub async fn telemetry(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn telemetry(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let request_id = RequestId::from_request(&req);
     req.extensions_mut().insert(request_id.clone());
@@ -55,20 +63,34 @@ pub async fn telemetry(req: ServiceRequest, next: Next<impl MessageBody>) -> Res
     let (status, route) = match &result {
         Ok(res) => (
             res.status().as_u16(),
-            res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned()),
         ),
-        Err(e) => (e.as_response_error().status_code().as_u16(), "unmatched".to_owned()),
+        Err(e) => (
+            e.as_response_error().status_code().as_u16(),
+            "unmatched".to_owned(),
+        ),
     };
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request completed");
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request completed"
+        );
     });
     if let Some(m) = metrics {
-        m.http_requests.with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
-        m.http_duration.with_label_values(&[method.as_str(), route.as_str()]).observe(elapsed.as_secs_f64());
+        m.http_requests
+            .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
+            .inc();
+        m.http_duration
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(elapsed.as_secs_f64());
     }
     result.map(|mut res| {
         if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-            res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+            res.headers_mut()
+                .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
         }
         res
     })

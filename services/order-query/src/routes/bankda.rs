@@ -13,7 +13,11 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
     tracing::warn!(error = %e, "Bankda call failed on the database");
     bankda_response(
         StatusCode::SERVICE_UNAVAILABLE,
-        &BankdaReply { return_code: "503".into(), description: "일시적 오류, 잠시 후 다시 시도".into(), orders: None },
+        &BankdaReply {
+            return_code: "503".into(),
+            description: "일시적 오류, 잠시 후 다시 시도".into(),
+            orders: None,
+        },
     )
 }
 
@@ -38,15 +42,28 @@ pub async fn list(pool: web::Data<PgPool>) -> HttpResponse {
         (status = 400, description = "`{\"return_code\":\"400\",\"description\":\"JSON format 오류\"}`"),
         (status = 401, description = "`{\"return_code\":\"401\",\"description\":\"인증 정보 오류\"}`"),
         (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"order_id 오류\"}`")))]
-pub async fn detail(pool: web::Data<PgPool>, limit: web::Data<BodyLimit>, payload: web::Payload) -> HttpResponse {
+pub async fn detail(
+    pool: web::Data<PgPool>,
+    limit: web::Data<BodyLimit>,
+    payload: web::Payload,
+) -> HttpResponse {
     let body = match read_limited(payload, limit.0).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(_)) => return bankda_response(StatusCode::PAYLOAD_TOO_LARGE, &too_large_reply()),
-        Err(BodyError::Io(_)) => return bankda_response(StatusCode::BAD_REQUEST, &BankdaReply::json_format_error()),
+        Err(BodyError::TooLarge(_)) => {
+            return bankda_response(StatusCode::PAYLOAD_TOO_LARGE, &too_large_reply())
+        }
+        Err(BodyError::Io(_)) => {
+            return bankda_response(StatusCode::BAD_REQUEST, &BankdaReply::json_format_error())
+        }
     };
     let order_id = match parse_detail_request(&body) {
         Ok(RequestedOrder::Valid(id)) => id,
-        Ok(RequestedOrder::Invalid(_)) => return bankda_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &BankdaReply::unknown_order()),
+        Ok(RequestedOrder::Invalid(_)) => {
+            return bankda_response(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                &BankdaReply::unknown_order(),
+            )
+        }
         Err(e) => {
             tracing::info!(reason = %e, "Bankda detail request is not valid JSON");
             return bankda_response(StatusCode::BAD_REQUEST, &BankdaReply::json_format_error());
@@ -54,7 +71,10 @@ pub async fn detail(pool: web::Data<PgPool>, limit: web::Data<BodyLimit>, payloa
     };
     match store::bankda_detail_body(&pool, &order_id).await {
         Ok(Some(body)) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(body),
-        Ok(None) => bankda_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &BankdaReply::unknown_order()),
+        Ok(None) => bankda_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &BankdaReply::unknown_order(),
+        ),
         Err(e) => unavailable(e),
     }
 }

@@ -1,8 +1,8 @@
 //! The merchant order API (design §3.2), behind a bearer token.
 
 use crate::domain::{CreateOrderRequest, OrderPage, OrderView};
-use crate::store::{self, CancelOutcome, CreateOutcome};
 use crate::startup::OrderDefaults;
+use crate::store::{self, CancelOutcome, CreateOutcome};
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use common::{OrderId, OrderStatus};
@@ -56,7 +56,10 @@ pub async fn create(
             .json(row.view(defaults.shop_offset))),
         CreateOutcome::Conflict => Err(ApiError::conflict(
             "order_conflict",
-            format!("order_id '{}' already belongs to an order with different content", new.order_id),
+            format!(
+                "order_id '{}' already belongs to an order with different content",
+                new.order_id
+            ),
         )),
     }
 }
@@ -64,9 +67,15 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])),
     params(("order_id" = String, Path)),
     responses((status = 200, body = OrderView), (status = 404, description = "`order_not_found`", body = platform::http::error::ErrorBody)))]
-pub async fn get(pool: web::Data<PgPool>, defaults: web::Data<OrderDefaults>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    pool: web::Data<PgPool>,
+    defaults: web::Data<OrderDefaults>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = parse_path_id(&path)?;
-    let row = store::get(&pool, &id).await?.ok_or_else(|| order_not_found(&path))?;
+    let row = store::get(&pool, &id)
+        .await?
+        .ok_or_else(|| order_not_found(&path))?;
     Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset)))
 }
 
@@ -86,24 +95,51 @@ pub const MAX_PAGE: i64 = 200;
 /// Orders oldest first, optionally of one status, a page at a time.
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = OrderPage), (status = 400, body = platform::http::error::ErrorBody)))]
-pub async fn list(pool: web::Data<PgPool>, defaults: web::Data<OrderDefaults>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    pool: web::Data<PgPool>,
+    defaults: web::Data<OrderDefaults>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let status = query
         .status
         .as_deref()
-        .map(|s| s.parse::<OrderStatus>().map_err(|_| ApiError::bad_request("invalid_status", format!("status '{s}' is not one of awaiting_payment, paid, cancelled, expired"))))
+        .map(|s| {
+            s.parse::<OrderStatus>().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_status",
+                    format!(
+                        "status '{s}' is not one of awaiting_payment, paid, cancelled, expired"
+                    ),
+                )
+            })
+        })
         .transpose()?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let after = query
         .cursor
         .as_deref()
-        .map(|c| c.parse::<i64>().map_err(|_| ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")))
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+            })
+        })
         .transpose()?;
     let rows = store::list(&pool, status, after, limit).await?;
-    let next_cursor = if rows.len() as i64 == limit { rows.last().map(|r| r.seq.to_string()) } else { None };
-    Ok(HttpResponse::Ok().json(OrderPage { orders: rows.iter().map(|r| r.view(defaults.shop_offset)).collect(), next_cursor }))
+    let next_cursor = if rows.len() as i64 == limit {
+        rows.last().map(|r| r.seq.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(OrderPage {
+        orders: rows.iter().map(|r| r.view(defaults.shop_offset)).collect(),
+        next_cursor,
+    }))
 }
 
 /// Cancels an order awaiting payment. Cancelling a cancelled order again is harmless.
@@ -125,8 +161,12 @@ pub async fn cancel(
             tracing::info!(order_id = %id, "order cancelled");
             Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset)))
         }
-        CancelOutcome::AlreadyCancelled(row) => Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset))),
-        CancelOutcome::Refused(e) => Err(ApiError::conflict("order_not_cancellable", e.to_string())),
+        CancelOutcome::AlreadyCancelled(row) => {
+            Ok(HttpResponse::Ok().json(row.view(defaults.shop_offset)))
+        }
+        CancelOutcome::Refused(e) => {
+            Err(ApiError::conflict("order_not_cancellable", e.to_string()))
+        }
         CancelOutcome::NotFound => Err(order_not_found(&path)),
     }
 }

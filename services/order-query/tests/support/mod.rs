@@ -42,7 +42,9 @@ pub async fn spawn_on(db_url: &str, exchange: &str, overrides: &[(&str, &str)]) 
     if std::env::var("TEST_LOG").is_ok() {
         platform::telemetry::init("order-query", "debug", true);
     }
-    let app = Application::build(settings).await.expect("order-query starts");
+    let app = Application::build(settings)
+        .await
+        .expect("order-query starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
@@ -76,21 +78,42 @@ impl TestApp {
     }
 
     pub async fn create(&self, body: &Value) -> reqwest::Response {
-        self.client.post(self.url("/v1/orders")).bearer_auth(TOKEN).json(body).send().await.unwrap()
+        self.client
+            .post(self.url("/v1/orders"))
+            .bearer_auth(TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn create_ok(&self, body: &Value) -> Value {
         let res = self.create(body).await;
-        assert_eq!(res.status(), 201, "create failed: {}", res.text().await.unwrap());
+        assert_eq!(
+            res.status(),
+            201,
+            "create failed: {}",
+            res.text().await.unwrap()
+        );
         res.json().await.unwrap()
     }
 
     pub async fn get_order(&self, id: &str) -> reqwest::Response {
-        self.client.get(self.url(&format!("/v1/orders/{id}"))).bearer_auth(TOKEN).send().await.unwrap()
+        self.client
+            .get(self.url(&format!("/v1/orders/{id}")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn cancel(&self, id: &str) -> reqwest::Response {
-        self.client.post(self.url(&format!("/v1/orders/{id}/cancel"))).bearer_auth(TOKEN).send().await.unwrap()
+        self.client
+            .post(self.url(&format!("/v1/orders/{id}/cancel")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
@@ -100,8 +123,10 @@ impl TestApp {
     /// Orders and outbox rows: what a refused request must leave untouched.
     pub async fn footprint(&self) -> (i64, i64) {
         (
-            self.count("SELECT count(*) AS n FROM order_query.orders").await,
-            self.count("SELECT count(*) AS n FROM order_query.outbox").await,
+            self.count("SELECT count(*) AS n FROM order_query.orders")
+                .await,
+            self.count("SELECT count(*) AS n FROM order_query.outbox")
+                .await,
         )
     }
 }
@@ -109,6 +134,10 @@ impl TestApp {
 /// Status, content type and body bytes as text.
 pub async fn raw(res: reqwest::Response) -> (u16, String, String) {
     let status = res.status().as_u16();
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, ct, res.text().await.unwrap())
 }
