@@ -9,7 +9,7 @@ use common::{
     Money, OrderId, OrderStatus, PaymentMethod, Transition, TransitionError, TransitionOutcome,
 };
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Integer, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use platform::db::{self, PgPool, StorageError};
 use rust_decimal::Decimal;
@@ -252,26 +252,26 @@ pub async fn cancel(
     Ok(outcome)
 }
 
-#[derive(QueryableByName)]
-struct Aggregated {
-    #[diesel(sql_type = Nullable<Text>)]
-    docs: Option<String>,
-}
-
-/// Bankda's list body: every bank-transfer order awaiting payment, as one JSON document built by
-/// PostgreSQL from the pre-rendered orders.
+/// Bankda's list body: every bank-transfer order awaiting payment, joined from the documents
+/// rendered at creation. The rows are read in `seq` order through the partial index and joined
+/// here: asking PostgreSQL to `string_agg` them made it sort megabytes inside the aggregate.
 pub async fn bankda_list_body(pool: &PgPool) -> Result<Vec<u8>, StorageError> {
     let mut conn = db::get(pool).await?;
-    let agg: Aggregated = diesel::sql_query(
-        "SELECT string_agg(bankda_doc, ',' ORDER BY seq) AS docs FROM order_query.orders \
-         WHERE status = 'awaiting_payment' AND payment_method = 'bank_transfer'",
-    )
-    .get_result(&mut conn)
-    .await?;
-    let docs = agg.docs.unwrap_or_default();
-    let mut body = Vec::with_capacity(docs.len() + 13);
+    let docs: Vec<String> = orders::table
+        .filter(orders::status.eq(OrderStatus::AwaitingPayment.as_str()))
+        .filter(orders::payment_method.eq(PaymentMethod::BankTransfer.as_str()))
+        .order(orders::seq.asc())
+        .select(orders::bankda_doc)
+        .load(&mut conn)
+        .await?;
+    let mut body = Vec::with_capacity(docs.iter().map(|d| d.len() + 1).sum::<usize>() + 13);
     body.extend_from_slice(b"{\"orders\":[");
-    body.extend_from_slice(docs.as_bytes());
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(doc.as_bytes());
+    }
     body.extend_from_slice(b"]}");
     Ok(body)
 }

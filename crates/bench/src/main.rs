@@ -1,0 +1,1154 @@
+//! `paybridge-bench`: a benchmark command (not a test) for order-query.
+//!
+//! It creates a database of its own, starts order-query in-process (release build, port 0),
+//! seeds orders through the merchant API, then measures:
+//! 1. Bankda's list (`GET /bankda/orders`) against the same rows fetched by plain SQL;
+//! 2. Bankda's detail (`POST /bankda/orders/detail`) under fixed concurrency for a fixed time.
+//!
+//! It prints the figures and rewrites the "order-query" section of `docs/benchmarks.md`.
+//! It exits non-zero only on errors (a failed request, a wrong count), never on a missed target.
+
+use anyhow::{anyhow, bail, Context};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Jsonb, Nullable, Numeric, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use order_query::startup::Application;
+use platform::config::{Service, Settings};
+use rust_decimal::Decimal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const PG_BASE_URL: &str = "postgres://postgres@127.0.0.1:5432";
+const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const TOKEN: &str = "bench-token";
+
+const LIST_WARMUPS: usize = 3;
+const DETAIL_WARMUP: Duration = Duration::from_secs(1);
+
+// Targets (design): list p95 ≤ 60 ms and ≤ 1.5× plain SQL; detail ≥ 3,000 req/s with p99 ≤ 10 ms.
+const LIST_P95_TARGET_MS: f64 = 60.0;
+const LIST_SQL_RATIO_TARGET: f64 = 1.5;
+const DETAIL_RPS_TARGET: f64 = 3000.0;
+const DETAIL_P99_TARGET_MS: f64 = 10.0;
+
+const USAGE: &str = "\
+paybridge-bench: benchmark order-query (seed, Bankda list vs plain SQL, Bankda detail under load)
+
+USAGE: paybridge-bench [OPTIONS]
+
+OPTIONS:
+  --concurrency N       detail: concurrent workers (default 16)
+  --seconds N           detail: measured duration in seconds (default 10)
+  --orders N            orders to seed (default 10000)
+  --seed-concurrency N  concurrent create requests while seeding (default 32)
+  --list-runs N         timed list fetches, endpoint and SQL each (default 50)
+  --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
+  --no-docs             do not write the markdown file
+  -h, --help            this text
+
+Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
+
+#[derive(Debug, Clone)]
+struct Args {
+    concurrency: usize,
+    seconds: u64,
+    orders: usize,
+    seed_concurrency: usize,
+    list_runs: usize,
+    docs: Option<PathBuf>,
+}
+
+impl Args {
+    fn parse() -> anyhow::Result<Option<Args>> {
+        let mut args = Args {
+            concurrency: 16,
+            seconds: 10,
+            orders: 10_000,
+            seed_concurrency: 32,
+            list_runs: 50,
+            docs: Some(workspace_root().join("docs").join("benchmarks.md")),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = |name: &str| it.next().ok_or_else(|| anyhow!("{name} needs a value"));
+            match flag.as_str() {
+                "-h" | "--help" => return Ok(None),
+                "--concurrency" => args.concurrency = positive(&flag, &value(&flag)?)?,
+                "--seconds" => args.seconds = positive(&flag, &value(&flag)?)? as u64,
+                "--orders" => args.orders = positive(&flag, &value(&flag)?)?,
+                "--seed-concurrency" => args.seed_concurrency = positive(&flag, &value(&flag)?)?,
+                "--list-runs" => args.list_runs = positive(&flag, &value(&flag)?)?,
+                "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
+                "--no-docs" => args.docs = None,
+                other => bail!("unknown argument '{other}'\n\n{USAGE}"),
+            }
+        }
+        if args.orders > 999_999 {
+            bail!("--orders is at most 999999");
+        }
+        Ok(Some(args))
+    }
+}
+
+/// crates/bench → the workspace root.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
+}
+
+fn positive(flag: &str, v: &str) -> anyhow::Result<usize> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{flag} wants a positive integer, got '{v}'"),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let args = match Args::parse() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(args).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let db_name = format!("pbbench_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = AsyncPgConnection::establish(PG_ADMIN_URL)
+        .await
+        .context("connecting to PostgreSQL on 127.0.0.1:5432 as postgres")?;
+    diesel::sql_query(format!("CREATE DATABASE {db_name}"))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("CREATE DATABASE {db_name}"))?;
+    println!("database      {db_name} (dropped at the end)");
+    let db_url = format!("{PG_BASE_URL}/{db_name}");
+
+    let outcome = with_app(&args, &db_url).await;
+
+    let dropped = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("DROP DATABASE {db_name}"));
+    let report = outcome?;
+    dropped?;
+
+    if let Some(path) = &args.docs {
+        write_docs(path, &report).with_context(|| format!("writing {}", path.display()))?;
+        println!("\nwrote the order-query section of {}", path.display());
+    }
+    Ok(())
+}
+
+/// A queue of the bench's own bound to everything on its exchange, keeping at most one message.
+struct BrokerSink {
+    connection: lapin::Connection,
+    channel: lapin::Channel,
+    exchange: String,
+}
+
+impl BrokerSink {
+    async fn open(exchange: &str) -> anyhow::Result<BrokerSink> {
+        use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+        use lapin::types::{AMQPValue, FieldTable};
+        let connection =
+            lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+                .await
+                .context("connecting to RabbitMQ on 127.0.0.1:5672")?;
+        let channel = connection.create_channel().await?;
+        // Declared as the relay declares it (durable topic), so the two declarations agree.
+        channel
+            .exchange_declare(
+                exchange.to_owned().into(),
+                lapin::ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .context("declaring the bench's exchange")?;
+        let queue = format!("{exchange}.sink");
+        let mut queue_args = FieldTable::default();
+        queue_args.insert("x-max-length".into(), AMQPValue::LongLongInt(1));
+        channel
+            .queue_declare(
+                queue.clone().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                queue_args,
+            )
+            .await
+            .context("declaring the bench's sink queue")?;
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.to_owned().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .context("binding the bench's sink queue")?;
+        Ok(BrokerSink {
+            connection,
+            channel,
+            exchange: exchange.to_owned(),
+        })
+    }
+
+    /// Deletes the exchange; the exclusive queue goes with the connection.
+    async fn close(self) -> anyhow::Result<()> {
+        self.channel
+            .exchange_delete(
+                self.exchange.into(),
+                lapin::options::ExchangeDeleteOptions::default(),
+            )
+            .await?;
+        self.connection.close(200, "bench done".into()).await?;
+        Ok(())
+    }
+}
+
+/// Starts order-query on the bench's database, measures, then stops it (whatever happened).
+async fn with_app(args: &Args, db_url: &str) -> anyhow::Result<Report> {
+    let exchange = format!("bench.{}", uuid::Uuid::new_v4().simple());
+    let settings = Settings::for_tests(
+        Service::OrderQuery,
+        &[
+            ("database.url", db_url),
+            ("http.port", "0"),
+            ("http.host", "127.0.0.1"),
+            ("api.tokens", TOKEN),
+            ("amqp.exchange", &exchange),
+            ("log.level", "warn"),
+        ],
+    )?;
+    // The relay publishes with `mandatory`, and keeps an event it cannot route in the outbox,
+    // retrying it (1 s, 2 s, 4 s …). With nothing bound to a fresh exchange, every seeded order
+    // would be republished again and again during the timed runs; a sink queue makes them routable.
+    let sink = BrokerSink::open(&exchange).await?;
+    let outcome = with_sink(args, db_url, &exchange, settings).await;
+    if let Err(e) = sink.close().await {
+        eprintln!("warning: could not remove the bench's exchange {exchange}: {e:#}");
+    }
+    outcome
+}
+
+async fn with_sink(
+    args: &Args,
+    db_url: &str,
+    exchange: &str,
+    settings: Settings,
+) -> anyhow::Result<Report> {
+    let workers = settings.http.workers;
+    let pool_size = settings.database.pool_size;
+    let app = Application::build(settings)
+        .await
+        .context("starting order-query")?;
+    let port = app.port();
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    println!("order-query   http://127.0.0.1:{port} ({workers} HTTP workers, pool {pool_size}), exchange {exchange}");
+
+    let outcome = measure(args, db_url, port).await;
+
+    shutdown.cancel();
+    match tokio::time::timeout(Duration::from_secs(15), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => eprintln!("warning: order-query stopped with {e}"),
+        Ok(Err(e)) => eprintln!("warning: order-query task failed: {e}"),
+        Err(_) => eprintln!("warning: order-query did not stop within 15 s"),
+    }
+    outcome.map(|mut r| {
+        r.http_workers = workers;
+        r.pool_size = pool_size;
+        r
+    })
+}
+
+async fn measure(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Report> {
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+
+    let seed = seed(&client, &base, args).await?;
+    println!(
+        "\n[1] seed      {} orders (2 items each), {} concurrent: {:.2} s, {:.0} orders/s (create median {}, p99 {})",
+        args.orders,
+        args.seed_concurrency,
+        seed.elapsed.as_secs_f64(),
+        seed.throughput,
+        ms(seed.stats.median),
+        ms(seed.stats.p99),
+    );
+
+    let drained = wait_for_outbox(db_url).await?;
+    println!(
+        "    outbox    the seeding's {} events were on the broker {:.2} s after the last create",
+        args.orders,
+        drained.as_secs_f64()
+    );
+
+    let list = bench_list(&client, &base, db_url, args).await?;
+    println!(
+        "\n[2] list      GET /bankda/orders: {} orders, {:.1} MiB body; {} timed runs after {} warm-ups",
+        list.orders_in_body,
+        list.body_bytes as f64 / (1024.0 * 1024.0),
+        args.list_runs,
+        LIST_WARMUPS
+    );
+    println!(
+        "    endpoint  median {:>9}   p95 {:>9}",
+        ms(list.endpoint.median),
+        ms(list.endpoint.p95)
+    );
+    println!(
+        "    plain SQL median {:>9}   p95 {:>9}   ({} rows)",
+        ms(list.sql.median),
+        ms(list.sql.p95),
+        list.sql_rows
+    );
+    println!(
+        "    (diagnostic) the endpoint's own query alone: median {:>9}   p95 {:>9}",
+        ms(list.service_query.median),
+        ms(list.service_query.p95)
+    );
+    println!(
+        "    ratio     median {:>8.2}×   p95 {:>8.2}×   (endpoint ÷ SQL)",
+        list.ratio_median(),
+        list.ratio_p95()
+    );
+    println!(
+        "    target    p95 ≤ {LIST_P95_TARGET_MS} ms: {}   p95 ≤ {LIST_SQL_RATIO_TARGET}× SQL: {}",
+        verdict(to_ms(list.endpoint.p95) <= LIST_P95_TARGET_MS),
+        verdict(list.ratio_p95() <= LIST_SQL_RATIO_TARGET)
+    );
+
+    let detail = bench_detail(&client, &base, args).await?;
+    println!(
+        "\n[3] detail    POST /bankda/orders/detail: {} workers for {:.2} s (after a {} s warm-up), random ids among {}",
+        args.concurrency,
+        detail.elapsed.as_secs_f64(),
+        DETAIL_WARMUP.as_secs(),
+        args.orders
+    );
+    println!(
+        "    {} requests, {:.0} req/s, median {}, p99 {}, max {}; non-200: {}, transport errors: {}",
+        detail.requests,
+        detail.throughput,
+        ms(detail.stats.median),
+        ms(detail.stats.p99),
+        ms(detail.stats.max),
+        detail.non_200,
+        detail.transport_errors
+    );
+    println!(
+        "    target    ≥ {DETAIL_RPS_TARGET:.0} req/s: {}   p99 ≤ {DETAIL_P99_TARGET_MS} ms: {}",
+        verdict(detail.throughput >= DETAIL_RPS_TARGET),
+        verdict(to_ms(detail.stats.p99) <= DETAIL_P99_TARGET_MS)
+    );
+
+    let report = Report {
+        args: args.clone(),
+        seed,
+        list,
+        detail,
+        http_workers: 0,
+        pool_size: 0,
+        finished_at: Utc::now(),
+    };
+    println!("\n{}", report.summary_table());
+
+    if report.detail.non_200 > 0 || report.detail.transport_errors > 0 {
+        bail!(
+            "detail: {} non-200 responses and {} transport errors (must be 0)",
+            report.detail.non_200,
+            report.detail.transport_errors
+        );
+    }
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Seeding
+
+struct SeedResult {
+    elapsed: Duration,
+    throughput: f64,
+    stats: Stats,
+}
+
+fn order_id(i: usize) -> String {
+    format!("B-{i:06}")
+}
+
+fn create_body(i: usize) -> String {
+    let amount = 10_000 + (i % 500) * 100;
+    serde_json::json!({
+        "order_id": order_id(i),
+        "order_price_amount": format!("{amount}.00"),
+        "billing_name": "홍길동",
+        "bank_account_no": "12312422234",
+        "bank_code_name": "국민은행",
+        "buyer_name": "홍길동",
+        "buyer_email": format!("buyer{i}@example.com"),
+        "buyer_cellphone": "010-1234-5678",
+        "items": [{"product_name": format!("상품명{i}-1")}, {"product_name": format!("상품명{i}-2")}],
+    })
+    .to_string()
+}
+
+async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::Result<SeedResult> {
+    let next = Arc::new(AtomicUsize::new(1));
+    let url = Arc::new(format!("{base}/v1/orders"));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.seed_concurrency);
+    for _ in 0..args.seed_concurrency {
+        let (client, next, url, total) = (client.clone(), next.clone(), url.clone(), args.orders);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i > total {
+                    return Ok::<_, anyhow::Error>(latencies);
+                }
+                let t0 = Instant::now();
+                let resp = client
+                    .post(url.as_str())
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(create_body(i))
+                    .send()
+                    .await
+                    .with_context(|| format!("creating {}", order_id(i)))?;
+                let status = resp.status();
+                let body = resp.bytes().await?;
+                latencies.push(t0.elapsed());
+                if status != reqwest::StatusCode::CREATED {
+                    bail!(
+                        "creating {}: HTTP {status}: {}",
+                        order_id(i),
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(args.orders);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = started.elapsed();
+    Ok(SeedResult {
+        elapsed,
+        throughput: args.orders as f64 / elapsed.as_secs_f64(),
+        stats: Stats::of(all),
+    })
+}
+
+#[derive(QueryableByName)]
+struct Pending {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Waits until the outbox relay has published the seeding's events, so that its work (and
+/// RabbitMQ's) does not overlap the timed runs.
+async fn wait_for_outbox(db_url: &str) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let mut conn = AsyncPgConnection::establish(db_url).await?;
+    loop {
+        let p: Pending = diesel::sql_query(
+            "SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL",
+        )
+        .get_result(&mut conn)
+        .await
+        .context("counting unpublished outbox events")?;
+        if p.n == 0 {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the outbox still holds {} unpublished events after 120 s (is RabbitMQ up?)",
+                p.n
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bankda list against plain SQL
+
+struct ListResult {
+    orders_in_body: usize,
+    body_bytes: usize,
+    endpoint: Stats,
+    sql: Stats,
+    sql_rows: usize,
+    /// Diagnostic: the endpoint's own query, alone, on the bench's connection.
+    service_query: Stats,
+}
+
+impl ListResult {
+    fn ratio_median(&self) -> f64 {
+        self.endpoint.median.as_secs_f64() / self.sql.median.as_secs_f64()
+    }
+    fn ratio_p95(&self) -> f64 {
+        self.endpoint.p95.as_secs_f64() / self.sql.p95.as_secs_f64()
+    }
+}
+
+/// The columns a hand-written client would read for Bankda's list.
+#[derive(QueryableByName)]
+#[allow(dead_code)] // decoded to be timed; never read
+struct PlainRow {
+    #[diesel(sql_type = Text)]
+    order_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    buyer_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    buyer_email: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    buyer_cellphone: Option<String>,
+    #[diesel(sql_type = Text)]
+    billing_name: String,
+    #[diesel(sql_type = Text)]
+    bank_account_no: String,
+    #[diesel(sql_type = Text)]
+    bank_code_name: String,
+    #[diesel(sql_type = Timestamptz)]
+    order_date: DateTime<Utc>,
+    #[diesel(sql_type = Numeric)]
+    amount: Decimal,
+    #[diesel(sql_type = Jsonb)]
+    items: serde_json::Value,
+}
+
+const PLAIN_SQL: &str = "SELECT order_id, buyer_name, buyer_email, buyer_cellphone, billing_name, \
+     bank_account_no, bank_code_name, order_date, amount, items FROM order_query.orders \
+     WHERE status = 'awaiting_payment' AND payment_method = 'bank_transfer' ORDER BY seq";
+
+/// The query behind `GET /bankda/orders` (order-query's `store::bankda_list_body`), timed
+/// on its own to split the endpoint's time between PostgreSQL and the HTTP layer.
+const SERVICE_LIST_SQL: &str =
+    "SELECT bankda_doc FROM order_query.orders \
+     WHERE status = 'awaiting_payment' AND payment_method = 'bank_transfer' ORDER BY seq";
+
+#[derive(QueryableByName)]
+struct DocRow {
+    #[diesel(sql_type = Text)]
+    bankda_doc: String,
+}
+
+async fn fetch_list(
+    client: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<impl std::ops::Deref<Target = [u8]>> {
+    let resp = client.get(url).send().await.context("GET /bankda/orders")?;
+    let status = resp.status();
+    let body = resp.bytes().await.context("reading the list body")?;
+    if status != reqwest::StatusCode::OK {
+        bail!(
+            "GET /bankda/orders: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
+    Ok(body)
+}
+
+async fn bench_list(
+    client: &reqwest::Client,
+    base: &str,
+    db_url: &str,
+    args: &Args,
+) -> anyhow::Result<ListResult> {
+    let url = format!("{base}/bankda/orders");
+
+    // Warm-ups; the first body is parsed once to check what the list holds.
+    let mut body_bytes = 0;
+    let mut orders_in_body = 0;
+    for w in 0..LIST_WARMUPS {
+        let body = fetch_list(client, &url).await?;
+        if w == 0 {
+            let doc: serde_json::Value =
+                serde_json::from_slice(&body).context("the list body is not JSON")?;
+            let orders = doc
+                .get("orders")
+                .and_then(|o| o.as_array())
+                .ok_or_else(|| anyhow!("the list body has no \"orders\" array"))?;
+            orders_in_body = orders.len();
+            body_bytes = body.len();
+            // Seeding was concurrent, so the list's order (by seq) is not B-000001, B-000002, …
+            let seen: std::collections::HashSet<&str> = orders
+                .iter()
+                .filter_map(|o| o.get("order_id").and_then(|v| v.as_str()))
+                .collect();
+            if let Some(missing) = (1..=args.orders)
+                .map(order_id)
+                .find(|id| !seen.contains(id.as_str()))
+            {
+                bail!("the list lacks {missing}");
+            }
+        }
+    }
+    println!(
+        "    list holds {orders_in_body} orders (expected {})",
+        args.orders
+    );
+    if orders_in_body != args.orders {
+        bail!(
+            "GET /bankda/orders returned {orders_in_body} orders, expected {}",
+            args.orders
+        );
+    }
+
+    let mut conn = AsyncPgConnection::establish(db_url)
+        .await
+        .context("connecting for the plain-SQL run")?;
+    let mut sql_rows = 0;
+    for _ in 0..LIST_WARMUPS {
+        let rows: Vec<PlainRow> = diesel::sql_query(PLAIN_SQL)
+            .load(&mut conn)
+            .await
+            .context("plain SQL")?;
+        sql_rows = rows.len();
+    }
+    if sql_rows != args.orders {
+        bail!(
+            "plain SQL returned {sql_rows} rows, expected {}",
+            args.orders
+        );
+    }
+
+    // Endpoint, plain SQL and (diagnostic) the endpoint's own query take turns, so all see the
+    // same background load.
+    let mut endpoint = Vec::with_capacity(args.list_runs);
+    let mut sql = Vec::with_capacity(args.list_runs);
+    let mut service_query = Vec::with_capacity(args.list_runs);
+    for _ in 0..args.list_runs {
+        let t0 = Instant::now();
+        let body = fetch_list(client, &url).await?;
+        endpoint.push(t0.elapsed());
+        if body.len() != body_bytes {
+            bail!(
+                "the list body changed size between fetches ({} → {})",
+                body_bytes,
+                body.len()
+            );
+        }
+        drop(body);
+
+        let t0 = Instant::now();
+        let rows: Vec<PlainRow> = diesel::sql_query(PLAIN_SQL)
+            .load(&mut conn)
+            .await
+            .context("plain SQL")?;
+        sql.push(t0.elapsed());
+        std::hint::black_box(&rows);
+
+        let t0 = Instant::now();
+        let docs: Vec<DocRow> = diesel::sql_query(SERVICE_LIST_SQL)
+            .load(&mut conn)
+            .await
+            .context("the service's list query")?;
+        service_query.push(t0.elapsed());
+        std::hint::black_box(docs.iter().map(|d| d.bankda_doc.len()).sum::<usize>());
+    }
+
+    Ok(ListResult {
+        orders_in_body,
+        body_bytes,
+        endpoint: Stats::of(endpoint),
+        sql: Stats::of(sql),
+        sql_rows,
+        service_query: Stats::of(service_query),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Bankda detail under load
+
+struct DetailResult {
+    elapsed: Duration,
+    requests: usize,
+    throughput: f64,
+    stats: Stats,
+    non_200: usize,
+    transport_errors: usize,
+}
+
+/// splitmix64: enough randomness to pick order ids, and no `rand` dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[derive(Default)]
+struct WorkerTally {
+    latencies: Vec<Duration>,
+    non_200: usize,
+    transport_errors: usize,
+    first_failure: Option<String>,
+}
+
+/// Each worker loops requests on the shared client (keep-alive) until `deadline`.
+async fn detail_load(
+    client: &reqwest::Client,
+    url: &str,
+    args: &Args,
+    run: Duration,
+    seed: u64,
+) -> anyhow::Result<(Vec<WorkerTally>, Duration)> {
+    let url = Arc::new(url.to_owned());
+    let started = Instant::now();
+    let deadline = started + run;
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for w in 0..args.concurrency {
+        let (client, url, orders) = (client.clone(), url.clone(), args.orders);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(seed ^ ((w as u64 + 1) << 32));
+            let mut tally = WorkerTally {
+                latencies: Vec::with_capacity(8192),
+                ..Default::default()
+            };
+            while Instant::now() < deadline {
+                let id = order_id(1 + rng.below(orders));
+                let body = format!("{{\"order_id\":\"{id}\"}}");
+                let t0 = Instant::now();
+                let sent = client
+                    .post(url.as_str())
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        match resp.bytes().await {
+                            Ok(_) if status == reqwest::StatusCode::OK => {
+                                tally.latencies.push(t0.elapsed())
+                            }
+                            Ok(b) => {
+                                tally.latencies.push(t0.elapsed());
+                                tally.non_200 += 1;
+                                tally.first_failure.get_or_insert_with(|| {
+                                    format!(
+                                        "{id}: HTTP {status}: {}",
+                                        String::from_utf8_lossy(&b[..b.len().min(200)])
+                                    )
+                                });
+                            }
+                            Err(e) => {
+                                tally.transport_errors += 1;
+                                tally
+                                    .first_failure
+                                    .get_or_insert_with(|| format!("{id}: reading body: {e}"));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tally.transport_errors += 1;
+                        tally
+                            .first_failure
+                            .get_or_insert_with(|| format!("{id}: {e}"));
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut tallies = Vec::with_capacity(args.concurrency);
+    for t in tasks {
+        tallies.push(t.await?);
+    }
+    Ok((tallies, started.elapsed()))
+}
+
+async fn bench_detail(
+    client: &reqwest::Client,
+    base: &str,
+    args: &Args,
+) -> anyhow::Result<DetailResult> {
+    let url = format!("{base}/bankda/orders/detail");
+
+    // One checked call: the reply is {"order":{...}} for the order asked for.
+    let probe = order_id(args.orders);
+    let resp = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(format!("{{\"order_id\":\"{probe}\"}}"))
+        .send()
+        .await?;
+    let status = resp.status();
+    let doc: serde_json::Value = resp.json().await.context("detail reply is not JSON")?;
+    let got = doc
+        .get("order")
+        .and_then(|o| o.get("order_id"))
+        .and_then(|v| v.as_str());
+    if status != reqwest::StatusCode::OK || got != Some(probe.as_str()) {
+        bail!("detail for {probe}: HTTP {status}, body {doc}");
+    }
+
+    // Warm-up at the same concurrency (opens the keep-alive connections), not counted.
+    let (warm, _) = detail_load(client, &url, args, DETAIL_WARMUP, 0x5EED_0001).await?;
+    if let Some(f) = warm.iter().find_map(|t| t.first_failure.clone()) {
+        eprintln!("warning: a detail request failed during the warm-up: {f}");
+    }
+
+    let (tallies, elapsed) = detail_load(
+        client,
+        &url,
+        args,
+        Duration::from_secs(args.seconds),
+        0x5EED_0002,
+    )
+    .await?;
+    let non_200 = tallies.iter().map(|t| t.non_200).sum();
+    let transport_errors = tallies.iter().map(|t| t.transport_errors).sum();
+    if let Some(f) = tallies.iter().find_map(|t| t.first_failure.clone()) {
+        eprintln!("first failed detail request: {f}");
+    }
+    let latencies: Vec<Duration> = tallies.into_iter().flat_map(|t| t.latencies).collect();
+    let requests = latencies.len() + transport_errors;
+    Ok(DetailResult {
+        elapsed,
+        requests,
+        throughput: requests as f64 / elapsed.as_secs_f64(),
+        stats: Stats::of(latencies),
+        non_200,
+        transport_errors,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+
+/// Nearest-rank percentiles of a sample.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    median: Duration,
+    p95: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl Stats {
+    fn of(mut sample: Vec<Duration>) -> Stats {
+        sample.sort_unstable();
+        Stats {
+            median: percentile(&sample, 50.0),
+            p95: percentile(&sample, 95.0),
+            p99: percentile(&sample, 99.0),
+            max: sample.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn to_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", to_ms(d))
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+struct Report {
+    args: Args,
+    seed: SeedResult,
+    list: ListResult,
+    detail: DetailResult,
+    http_workers: usize,
+    pool_size: u32,
+    finished_at: DateTime<Utc>,
+}
+
+impl Report {
+    /// (measure, figure, target, verdict) rows, shared by stdout and the markdown.
+    fn rows(&self) -> Vec<[String; 4]> {
+        let (l, d, s) = (&self.list, &self.detail, &self.seed);
+        let row = |a: &str, b: String, c: &str, v: Option<bool>| {
+            [
+                a.to_owned(),
+                b,
+                c.to_owned(),
+                v.map(verdict).unwrap_or("").to_owned(),
+            ]
+        };
+        vec![
+            row(
+                &format!(
+                    "seed: create {} orders, {} concurrent",
+                    self.args.orders, self.args.seed_concurrency
+                ),
+                format!("{:.0} orders/s", s.throughput),
+                "",
+                None,
+            ),
+            row(
+                "seed: create latency median / p99",
+                format!("{} / {}", ms(s.stats.median), ms(s.stats.p99)),
+                "",
+                None,
+            ),
+            row("list: endpoint median", ms(l.endpoint.median), "", None),
+            row(
+                "list: endpoint p95",
+                ms(l.endpoint.p95),
+                &format!("≤ {LIST_P95_TARGET_MS} ms"),
+                Some(to_ms(l.endpoint.p95) <= LIST_P95_TARGET_MS),
+            ),
+            row("list: plain SQL median", ms(l.sql.median), "", None),
+            row("list: plain SQL p95", ms(l.sql.p95), "", None),
+            row(
+                "list (diagnostic): the endpoint's own query alone, median / p95",
+                format!(
+                    "{} / {}",
+                    ms(l.service_query.median),
+                    ms(l.service_query.p95)
+                ),
+                "",
+                None,
+            ),
+            row(
+                "list: endpoint ÷ SQL, median",
+                format!("{:.2}×", l.ratio_median()),
+                "",
+                None,
+            ),
+            row(
+                "list: endpoint ÷ SQL, p95",
+                format!("{:.2}×", l.ratio_p95()),
+                &format!("≤ {LIST_SQL_RATIO_TARGET}×"),
+                Some(l.ratio_p95() <= LIST_SQL_RATIO_TARGET),
+            ),
+            row(
+                &format!("detail: throughput, {} concurrent", self.args.concurrency),
+                format!("{:.0} req/s", d.throughput),
+                &format!("≥ {DETAIL_RPS_TARGET:.0} req/s"),
+                Some(d.throughput >= DETAIL_RPS_TARGET),
+            ),
+            row("detail: median", ms(d.stats.median), "", None),
+            row(
+                "detail: p99",
+                ms(d.stats.p99),
+                &format!("≤ {DETAIL_P99_TARGET_MS} ms"),
+                Some(to_ms(d.stats.p99) <= DETAIL_P99_TARGET_MS),
+            ),
+            row(
+                "detail: non-200 responses",
+                format!("{} of {}", d.non_200 + d.transport_errors, d.requests),
+                "0",
+                Some(d.non_200 + d.transport_errors == 0),
+            ),
+        ]
+    }
+
+    fn summary_table(&self) -> String {
+        let rows = self.rows();
+        let head = ["measure", "figure", "target", ""];
+        let width = |i: usize| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        };
+        let w = [width(0), width(1), width(2)];
+        let pad =
+            |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+        let mut out = String::from("summary\n");
+        let line = |r: [&str; 4]| {
+            format!(
+                "  {}  {}  {}  {}\n",
+                pad(r[0], w[0]),
+                pad(r[1], w[1]),
+                pad(r[2], w[2]),
+                r[3]
+            )
+            .trim_end()
+            .to_owned()
+                + "\n"
+        };
+        out += &line(head);
+        out += &line([
+            "-".repeat(w[0]).as_str(),
+            "-".repeat(w[1]).as_str(),
+            "-".repeat(w[2]).as_str(),
+            "",
+        ]);
+        for r in &rows {
+            out += &line([&r[0], &r[1], &r[2], &r[3]]);
+        }
+        out
+    }
+
+    fn markdown_section(&self) -> String {
+        let cpu = cpu_model().unwrap_or_else(|| "unknown CPU".into());
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let mut s = String::new();
+        s += "## order-query\n\n";
+        s += &format!(
+            "Run {} UTC: `target/release/paybridge-bench --concurrency {} --seconds {}` on {cores} cores ({cpu}). \
+             order-query runs in-process in release mode ({} HTTP workers, database pool {}), on a fresh database; \
+             the bench client, PostgreSQL and RabbitMQ share the same cores.\n\n",
+            self.finished_at.format("%Y-%m-%d %H:%M"),
+            self.args.concurrency,
+            self.args.seconds,
+            self.http_workers,
+            self.pool_size
+        );
+        s += &format!(
+            "- Seed: {} bank-transfer orders awaiting payment, 2 items each, created through `POST /v1/orders` \
+             with {} requests in flight, in {:.2} s. A queue of the bench's own is bound to the run's exchange so \
+             the relay can deliver the seeding's `order.created` events, and nothing is timed until the outbox is empty.\n",
+            self.args.orders,
+            self.args.seed_concurrency,
+            self.seed.elapsed.as_secs_f64()
+        );
+        s += &format!(
+            "- List: `GET /bankda/orders` ({} orders, {:.1} MiB, body read in full) fetched {} times after {} warm-ups, taking turns with \
+             plain SQL, which is the same rows' columns read with diesel-async into a struct \
+             (`SELECT order_id, buyer_*, billing_name, bank_*, order_date, amount, items … WHERE status = 'awaiting_payment' \
+             AND payment_method = 'bank_transfer' ORDER BY seq`) on one connection, also {} times after {} warm-ups. As a diagnostic, the endpoint's own query (`SELECT bankda_doc … ORDER BY seq`) \
+             is timed alone on that connection too.\n",
+            self.list.orders_in_body,
+            self.list.body_bytes as f64 / (1024.0 * 1024.0),
+            self.args.list_runs,
+            LIST_WARMUPS,
+            self.args.list_runs,
+            LIST_WARMUPS
+        );
+        s += &format!(
+            "- Detail: `POST /bankda/orders/detail` for random ids among the {}, {} workers looping on one keep-alive client \
+             for {:.2} s after a {} s warm-up; {} requests.\n\n",
+            self.args.orders,
+            self.args.concurrency,
+            self.detail.elapsed.as_secs_f64(),
+            DETAIL_WARMUP.as_secs(),
+            self.detail.requests
+        );
+        s += "| measure | figure | target | |\n| --- | --- | --- | --- |\n";
+        for r in self.rows() {
+            s += &format!("| {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3]);
+        }
+        s += "\nPercentiles are nearest-rank over the timed requests of this one run.\n";
+        s
+    }
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
+}
+
+const DOCS_INTRO: &str = "\
+# Benchmarks
+
+Each section is written by a benchmark command and replaced whenever that command runs; do not edit
+the figures by hand.
+
+- order-query: `cargo build --release -p bench && target/release/paybridge-bench`
+  (flags: `--concurrency N` and `--seconds N` for the detail load, `--orders N`, `--no-docs`; `--help`).
+  It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on 127.0.0.1:5672, creates a
+  database of its own and drops it at the end.
+
+The machine is a 2-core VM shared by the service, the bench client, PostgreSQL and RabbitMQ. The figures
+are medians, percentiles and ratios from a single run, not averages over several runs, so expect some
+noise between runs.
+";
+
+/// Replaces the `## order-query` section (up to the next `## ` heading), appending it if absent.
+fn write_docs(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
+    let section = report.markdown_section();
+    let existing = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DOCS_INTRO.to_owned(),
+        Err(e) => return Err(e.into()),
+    };
+    let lines: Vec<&str> = existing.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| l.trim_end() == "## order-query");
+    let updated = match start {
+        Some(start) => {
+            let end = lines[start + 1..]
+                .iter()
+                .position(|l| l.starts_with("## "))
+                .map(|i| start + 1 + i)
+                .unwrap_or(lines.len());
+            let mut out: String = lines[..start].concat();
+            out += &section;
+            if end < lines.len() {
+                out += "\n";
+                out += &lines[end..].concat();
+            }
+            out
+        }
+        None => {
+            let mut out = existing.trim_end().to_owned();
+            out += "\n\n";
+            out += &section;
+            out
+        }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, updated)?;
+    Ok(())
+}
