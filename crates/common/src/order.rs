@@ -7,6 +7,8 @@
 //! AwaitingPayment ──cancel──► Cancelled ──pay──► (overpaid)
 //!                  \
 //!                   expire ──► Expired ──pay──► (overpaid)
+//!
+//! Paid ──refund (the payment was cancelled at PortOne)──► Cancelled
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +41,8 @@ pub enum Transition {
     Cancel,
     /// The deposit deadline passed.
     Expire,
+    /// The payment that paid the order was cancelled (refunded) at the provider.
+    Refund,
 }
 
 /// What applying a transition means.
@@ -77,8 +81,9 @@ impl OrderStatus {
         }
     }
 
+    /// No transition moves an order out of these.
     pub fn is_terminal(&self) -> bool {
-        !matches!(self, OrderStatus::AwaitingPayment)
+        matches!(self, OrderStatus::Cancelled | OrderStatus::Expired)
     }
 
     pub fn apply(self, transition: Transition) -> Result<TransitionOutcome, TransitionError> {
@@ -96,6 +101,8 @@ impl OrderStatus {
             (AwaitingPayment, Transition::Expire) => Ok(Moved(Expired)),
             // Expiry races with payment and cancellation; whichever came first stands.
             (Paid | Cancelled | Expired, Transition::Expire) => Ok(Unchanged),
+            (Paid, Transition::Refund) => Ok(Moved(Cancelled)),
+            (AwaitingPayment | Cancelled | Expired, Transition::Refund) => Ok(Unchanged),
         }
     }
 }
@@ -202,6 +209,14 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_cancels_a_paid_order_and_touches_nothing_else() {
+        assert_eq!(Paid.apply(Transition::Refund), Ok(TransitionOutcome::Moved(Cancelled)));
+        for s in [AwaitingPayment, Cancelled, Expired] {
+            assert_eq!(s.apply(Transition::Refund), Ok(TransitionOutcome::Unchanged));
+        }
+    }
+
+    #[test]
     fn names_round_trip() {
         for s in OrderStatus::ALL {
             assert_eq!(s.as_str().parse::<OrderStatus>().unwrap(), s);
@@ -227,6 +242,7 @@ mod tests {
             Just(Transition::Pay(PaymentMethod::Card)),
             Just(Transition::Cancel),
             Just(Transition::Expire),
+            Just(Transition::Refund),
         ]
     }
 

@@ -76,6 +76,22 @@ pub struct ConsumerConfig {
     pub service: String,
 }
 
+impl ConsumerConfig {
+    pub fn from_settings(settings: &platform::config::Settings, schema: &str, routing_keys: &[&str]) -> Self {
+        Self {
+            amqp_url: settings.amqp.url.clone(),
+            exchange: settings.amqp.exchange.clone(),
+            queue: settings.amqp.queue.clone(),
+            routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
+            prefetch: settings.amqp.prefetch,
+            delivery_limit: settings.amqp.delivery_limit,
+            queue_expires: settings.amqp.queue_expires,
+            schema: schema.to_owned(),
+            service: settings.service.name().to_owned(),
+        }
+    }
+}
+
 #[derive(Clone)]
 struct ConsumerMetrics {
     processed: IntCounterVec,

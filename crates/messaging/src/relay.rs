@@ -39,6 +39,19 @@ pub struct RelayConfig {
     pub poll_interval: Duration,
 }
 
+impl RelayConfig {
+    pub fn from_settings(settings: &platform::config::Settings, schema: &str) -> Self {
+        Self {
+            amqp_url: settings.amqp.url.clone(),
+            exchange: settings.amqp.exchange.clone(),
+            schema: schema.to_owned(),
+            service: settings.service.name().to_owned(),
+            batch_size: settings.outbox.batch_size,
+            poll_interval: settings.outbox.poll_interval,
+        }
+    }
+}
+
 #[derive(Clone)]
 struct RelayMetrics {
     published: IntCounterVec,

@@ -3,6 +3,7 @@
 
 pub mod domain;
 pub mod expiry;
+pub mod payments;
 pub mod routes;
 pub mod schema;
 pub mod startup;

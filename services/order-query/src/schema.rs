@@ -22,5 +22,22 @@ diesel::table! {
         expired_at -> Nullable<Timestamptz>,
         request_canonical -> Text,
         bankda_doc -> Text,
+        paid_ref -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    order_query.payments (payment_ref) {
+        payment_ref -> Text,
+        order_id -> Text,
+        method -> Text,
+        amount -> Numeric,
+        event_id -> Uuid,
+        outcome -> Text,
+        received_at -> Timestamptz,
+        cancelled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(payments -> orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(orders, payments);

@@ -1,12 +1,13 @@
 //! Builds and runs order-query: migrations, pool, outbox relay, expiry sweeper, HTTP server.
 
 use crate::routes::{bankda, orders};
-use crate::{expiry, MIGRATIONS, PRODUCER, SCHEMA};
+use crate::{expiry, payments, MIGRATIONS, PRODUCER, SCHEMA};
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use chrono::FixedOffset;
-use messaging::{OutboxRelay, RelayConfig};
+use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
+use std::sync::Arc;
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
@@ -42,24 +43,22 @@ impl Application {
         let metrics = Metrics::new(PRODUCER);
         let shutdown = CancellationToken::new();
 
-        let relay = OutboxRelay::new(
+        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let waker = relay.waker();
+        let consumer = Consumer::new(
             pool.clone(),
-            RelayConfig {
-                amqp_url: settings.amqp.url.clone(),
-                exchange: settings.amqp.exchange.clone(),
-                schema: SCHEMA.to_owned(),
-                service: PRODUCER.to_owned(),
-                batch_size: settings.outbox.batch_size,
-                poll_interval: settings.outbox.poll_interval,
-            },
+            ConsumerConfig::from_settings(&settings, SCHEMA, payments::CONSUMES),
+            Arc::new(payments::PaymentEvents { relay: waker.clone() }),
             &metrics,
         );
-        let waker = relay.waker();
         let readiness = Readiness {
             pool: Some(pool.clone()),
-            broker: vec![relay.health()],
+            broker: vec![relay.health(), consumer.health()],
         };
-        let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
+        let mut tasks = vec![
+            tokio::spawn(relay.run(shutdown.child_token())),
+            tokio::spawn(consumer.run(shutdown.child_token())),
+        ];
         tasks.push(tokio::spawn(expiry::run(
             pool.clone(),
             settings.orders.expiry_interval,

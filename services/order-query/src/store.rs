@@ -39,6 +39,7 @@ pub struct OrderRow {
     pub expired_at: Option<DateTime<Utc>>,
     pub request_canonical: String,
     pub bankda_doc: String,
+    pub paid_ref: Option<String>,
 }
 
 impl OrderRow {

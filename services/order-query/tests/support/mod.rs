@@ -28,7 +28,10 @@ pub async fn spawn(overrides: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn spawn_on(db_url: &str, exchange: &str, overrides: &[(&str, &str)]) -> TestApp {
+    let queue = testkit::unique("pbt.order-query.");
     let mut all: Vec<(&str, &str)> = vec![
+        ("amqp.queue", queue.as_str()),
+        ("amqp.queue_expires", "10m"),
         ("database.url", db_url),
         ("http.host", "127.0.0.1"),
         ("http.port", "0"),

@@ -1,0 +1,2 @@
+ALTER TABLE order_query.orders DROP COLUMN paid_ref;
+DROP TABLE order_query.payments;
