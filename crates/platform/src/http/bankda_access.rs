@@ -7,10 +7,27 @@
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpResponse};
+use actix_web::{web, Error, HttpMessage, HttpResponse};
 use common::bankda::{BankdaReply, CONTENT_TYPE};
 use ipnet::IpNet;
 use std::net::IpAddr;
+
+/// The caller's address as the allow-list judged it, for audit records.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl actix_web::FromRequest for ClientIp {
+    type Error = Error;
+    type Future = std::future::Ready<Result<Self, Error>>;
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let ip = req
+            .extensions()
+            .get::<ClientIp>()
+            .copied()
+            .or_else(|| req.peer_addr().map(|a| ClientIp(canonical(a.ip()))));
+        std::future::ready(ip.ok_or_else(|| actix_web::error::ErrorBadRequest("no peer address")))
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct BankdaAccess {

@@ -1,0 +1,33 @@
+//! `GET /v1/deposits/{order_id}`: what Bankda said about an order, and what came of it.
+
+use crate::confirm::{self, AuditRecord, ConfirmationRecord};
+use actix_web::{web, HttpResponse};
+use common::OrderId;
+use platform::db::PgPool;
+use platform::http::ApiError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct DepositHistory {
+    pub order_id: String,
+    /// Bankda's confirmation, once there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<ConfirmationRecord>,
+    /// Every time Bankda named this order id, oldest first: confirmations, repeats and refusals.
+    pub records: Vec<AuditRecord>,
+}
+
+#[utoipa::path(get, path = "/v1/deposits/{order_id}", tag = "deposits", security(("bearer" = [])),
+    params(("order_id" = String, Path)),
+    responses((status = 200, body = DepositHistory),
+        (status = 404, description = "`deposit_not_found`: Bankda never named this order", body = platform::http::error::ErrorBody)))]
+pub async fn get(pool: web::Data<PgPool>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("deposit_not_found", format!("Bankda has sent nothing about order '{path}'"));
+    let id = OrderId::parse(&path).map_err(|_| not_found())?;
+    let (confirmation, records) = confirm::history(&pool, &id).await?;
+    if records.is_empty() {
+        return Err(not_found());
+    }
+    Ok(HttpResponse::Ok().json(DepositHistory { order_id: id.to_string(), confirmation, records }))
+}

@@ -1,0 +1,2 @@
+pub mod bankda;
+pub mod deposits;

@@ -1,0 +1,125 @@
+//! Builds and runs deposit-confirmation: migrations, pool, order-view consumer, outbox relay,
+//! HTTP server.
+
+use crate::routes::{bankda, deposits};
+use crate::{order_view, MIGRATIONS, SCHEMA};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
+use platform::config::Settings;
+use platform::db;
+use platform::http::error::BearerAuth;
+use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
+use platform::metrics::Metrics;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    db::migrate_when_reachable(&settings.database, SCHEMA, || MIGRATIONS).await
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        migrate(&settings).await?;
+        let pool = db::pool(&settings.database);
+        let metrics = Metrics::new(settings.service.name());
+        let shutdown = CancellationToken::new();
+
+        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let waker = relay.waker();
+        let consumer = Consumer::new(
+            pool.clone(),
+            ConsumerConfig::from_settings(&settings, SCHEMA, order_view::CONSUMES),
+            Arc::new(order_view::OrderEvents),
+            &metrics,
+        );
+        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health(), consumer.health()] };
+        let tasks = vec![tokio::spawn(relay.run(shutdown.child_token())), tokio::spawn(consumer.run(shutdown.child_token()))];
+
+        let listener = http::bind(&settings.http.host, settings.http.port)?;
+        let port = listener.local_addr()?.port();
+        let pool = web::Data::new(pool);
+        let metrics = web::Data::new(metrics);
+        let readiness = web::Data::new(readiness);
+        let tokens = web::Data::new(ApiTokens(settings.api.tokens.clone()));
+        let bankda_access = web::Data::new(BankdaAccess {
+            allowed: settings.bankda.allowed_ips.clone(),
+            trusted_proxies: settings.bankda.trusted_proxies.clone(),
+        });
+        let body_limit = settings.http.max_body_bytes;
+        let limits = web::Data::new(bankda::ConfirmLimits { max_body_bytes: body_limit, max_batch: settings.bankda.max_confirm_batch });
+        let waker = web::Data::new(bankda::RelayWaker(waker));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::telemetry))
+                .app_data(pool.clone())
+                .app_data(metrics.clone())
+                .app_data(readiness.clone())
+                .app_data(tokens.clone())
+                .app_data(bankda_access.clone())
+                .app_data(limits.clone())
+                .app_data(waker.clone())
+                .app_data(http::json_config(body_limit))
+                .app_data(http::path_config())
+                .app_data(http::query_config())
+                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
+                .service(
+                    web::scope("/bankda")
+                        .wrap(from_fn(http::require_bankda_ip))
+                        .route("/deposits/confirm", web::post().to(bankda::confirm))
+                        .route("/deposits/confirm", web::put().to(bankda::confirm)),
+                )
+                .service(
+                    web::scope("/v1")
+                        .wrap(from_fn(http::require_bearer))
+                        .route("/deposits/{order_id}", web::get().to(deposits::get)),
+                )
+                .default_service(web::to(http::error::not_found))
+        })
+        .workers(settings.http.workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        http::stop_on_cancel(server.handle(), shutdown.clone());
+        tracing::info!(port, "deposit-confirmation listening");
+        Ok(Self { port, server, shutdown, tasks })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paybridge deposit-confirmation", description = "Bankda's deposit confirmation and its audit trail."),
+    paths(bankda::confirm, deposits::get),
+    modifiers(&BearerAuth),
+    tags((name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),
+         (name = "deposits", description = "Confirmation records (bearer token)"),
+         (name = "operations", description = "Health, metrics, docs"))
+)]
+pub struct ApiDoc;
