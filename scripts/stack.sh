@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # name:port of every service in the stack; later services join this list.
-SERVICES=(order-query:8081)
+SERVICES=(order-query:8081 deposit-confirmation:8082)
 
 bash scripts/ensure-services.sh
 echo "building (release)…" >&2
@@ -35,7 +35,9 @@ for entry in "${SERVICES[@]}"; do
   name=${entry%%:*} port=${entry##*:}
   for _ in $(seq 120); do
     curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-    if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "$name exited; see target/stack/$name.log" >&2; exit 1; fi
+    for pid in "${pids[@]}"; do
+      kill -0 "$pid" 2>/dev/null || { echo "a service exited; see target/stack/*.log" >&2; exit 1; }
+    done
     sleep 0.5
   done
 done
@@ -45,6 +47,7 @@ cat <<INFO
 paybridge is running (PAYBRIDGE_ENV=$PAYBRIDGE_ENV). Logs: target/stack/<service>.log
 
   order-query           http://127.0.0.1:8081   (docs: http://127.0.0.1:8081/docs)
+  deposit-confirmation  http://127.0.0.1:8082   (docs: http://127.0.0.1:8082/docs)
 
 API token (development only): $TOKEN
 
@@ -52,6 +55,8 @@ API token (development only): $TOKEN
     -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
     -d '{"order_id":"DEMO-1","order_price_amount":"30000","billing_name":"홍길동","bank_account_no":"12312422234","bank_code_name":"국민은행"}'
   curl -s http://127.0.0.1:8081/bankda/orders
+  curl -s -X POST http://127.0.0.1:8082/bankda/deposits/confirm -d '{"requests":[{"order_id":"DEMO-1"}]}'
+  curl -s http://127.0.0.1:8081/v1/orders/DEMO-1 -H "Authorization: Bearer $TOKEN"     # now paid
 
 Ctrl-C stops the stack.
 INFO
