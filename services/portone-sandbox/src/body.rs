@@ -1,0 +1,188 @@
+//! PortOne's wire conventions on the sandbox side: bodies as JSON or form, and every answer in
+//! the `{"code", "message", "response"}` envelope.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use portone::Envelope;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// PortOne's code for "not found" answers (HTTP 404).
+pub const CODE_NOT_FOUND: i64 = 1;
+/// PortOne's code for refused requests and authentication failures.
+pub const CODE_ERROR: i64 = -1;
+
+/// `{"code":0,"message":null,"response":…}` with the given status.
+pub fn ok_with<T: Serialize>(status: StatusCode, response: T) -> HttpResponse {
+    json(status, &Envelope::ok(response))
+}
+
+pub fn ok<T: Serialize>(response: T) -> HttpResponse {
+    ok_with(StatusCode::OK, response)
+}
+
+/// An envelope with no response: a business error on HTTP 200, or the body of a 4xx.
+pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpResponse {
+    json(status, &Envelope::<()>::error(code, message))
+}
+
+/// A business error: HTTP 200 with `code` ≠ 0.
+pub fn refuse(message: impl Into<String>) -> HttpResponse {
+    error(StatusCode::OK, CODE_ERROR, message)
+}
+
+pub fn not_found(message: impl Into<String>) -> HttpResponse {
+    error(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message)
+}
+
+pub fn unauthorized() -> HttpResponse {
+    error(StatusCode::UNAUTHORIZED, CODE_ERROR, "Unauthorized")
+}
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+            .body(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise an answer");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+/// Pairs of a query string or form body. `key[]` is kept as written.
+pub fn pairs(text: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(text)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// A form body as a JSON object: `a=1` → `{"a":"1"}`; `a[]=1&a[]=2` or a repeated `a` → a list.
+fn form_object(bytes: &[u8]) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (key, value) in pairs(bytes) {
+        let (key, list) = match key.strip_suffix("[]") {
+            Some(k) => (k.to_owned(), true),
+            None => (key, false),
+        };
+        match map.get_mut(&key) {
+            Some(Value::Array(items)) => items.push(Value::String(value)),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Value::Array(vec![first, Value::String(value)]);
+            }
+            None if list => {
+                map.insert(key, Value::Array(vec![Value::String(value)]));
+            }
+            None => {
+                map.insert(key, Value::String(value));
+            }
+        }
+    }
+    map
+}
+
+/// A request body read the way PortOne reads it: JSON, or `application/x-www-form-urlencoded`.
+pub struct Fields {
+    pub map: Map<String, Value>,
+    form: bool,
+    raw: Bytes,
+}
+
+impl Fields {
+    pub fn read(req: &HttpRequest, raw: Bytes) -> Result<Fields, HttpResponse> {
+        if is_form(req) {
+            return Ok(Fields {
+                map: form_object(&raw),
+                form: true,
+                raw,
+            });
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Fields {
+                map: Map::new(),
+                form: false,
+                raw: Bytes::from_static(b"{}"),
+            });
+        }
+        match serde_json::from_slice::<Value>(&raw) {
+            Ok(Value::Object(map)) => Ok(Fields {
+                map,
+                form: false,
+                raw,
+            }),
+            Ok(_) => Err(error(
+                StatusCode::BAD_REQUEST,
+                CODE_ERROR,
+                "요청 본문은 JSON 객체여야 합니다.",
+            )),
+            Err(e) => Err(error(
+                StatusCode::BAD_REQUEST,
+                CODE_ERROR,
+                format!("JSON 형식이 올바르지 않습니다: {e}"),
+            )),
+        }
+    }
+
+    /// The first of `names` that is missing, null or blank.
+    pub fn missing(&self, names: &[&'static str]) -> Option<&'static str> {
+        names
+            .iter()
+            .copied()
+            .find(|name| match self.map.get(*name) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) => s.trim().is_empty(),
+                _ => false,
+            })
+    }
+
+    /// Decodes into a typed request. JSON is decoded from the raw bytes, so amounts keep their
+    /// exact text; forms through the object built from them.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, String> {
+        let result = if self.form {
+            serde_json::from_value(Value::Object(self.map.clone()))
+        } else {
+            serde_json::from_slice(&self.raw)
+        };
+        result.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_become_objects_with_lists() {
+        let map = form_object(b"a=1&b%5B%5D=x&b%5B%5D=y&c=1&c=2&name=%ED%99%8D");
+        assert_eq!(
+            Value::Object(map),
+            serde_json::json!({"a": "1", "b": ["x", "y"], "c": ["1", "2"], "name": "홍"})
+        );
+    }
+}
+
+/// The envelope of an error answer (`response` is null), for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// -1 for refusals and authentication failures, 1 for "not found".
+    pub code: i64,
+    pub message: Option<String>,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub response: Option<()>,
+}

@@ -1,0 +1,451 @@
+//! `/__sandbox/…`: what PortOne's side and the customer do in real life, on demand, for tests
+//! and demos. These routes need no token. Answers are plain JSON (not PortOne's envelope);
+//! refusals are `{"error": "..."}` with 4xx.
+
+use crate::api::{new_imp_uid, new_payment, tri};
+use crate::body::{self, Fields};
+use crate::outbound::{self, Delivery, Format};
+use crate::state::{now_unix, random_digits, Sandbox, StoredPayment};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use portone::{
+    CvsConfirmExtra, CvsConfirmRequest, Payment, PaymentStatus, Schedule, ScheduleStatus,
+    WebhookNotice,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
+    body::json(status, &json!({"error": message.into()}))
+}
+
+fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
+    let fields = Fields::read(req, raw)?;
+    fields
+        .decode()
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+}
+
+/// `POST /__sandbox/cvs/{imp_uid}/pay`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct PayRequest {
+    /// `payType` sent to confirm_url: `cash` (default) or `card`.
+    pub pay_type: Option<String>,
+    /// How the notice_url webhooks are encoded: `json` (default) or `form`.
+    pub notice_format: Option<Format>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PayAnswer {
+    /// `paid`, or `refused` when confirm_url did not answer 200.
+    pub result: String,
+    pub payment: Payment,
+    /// What confirm_url answered; null when the barcode has none.
+    pub confirm: Option<Delivery>,
+    /// The notice_url webhooks sent after the payment.
+    pub notices: Vec<Delivery>,
+}
+
+/// A customer pays the barcode at a store. When the barcode has a `confirm_url`, it is asked
+/// first with the `Galaxia.Cvs.Confirm` payload; anything but HTTP 200 refuses the payment (409,
+/// the payment stays `ready`). Then the payment becomes `paid` and every `notice_url` gets
+/// `{imp_uid, merchant_uid, status}`.
+#[utoipa::path(post, path = "/__sandbox/cvs/{imp_uid}/pay", tag = "sandbox controls",
+    params(("imp_uid" = String, Path)), request_body(content = Option<PayRequest>),
+    responses((status = 200, description = "Paid", body = PayAnswer),
+              (status = 404, description = "Unknown imp_uid"),
+              (status = 409, description = "Refused by confirm_url (body: PayAnswer), or not payable (not ready, expired, not a barcode)")))]
+pub async fn pay(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: PayRequest = tri!(read(&req, raw));
+    let imp_uid = path.into_inner();
+    let (confirm_url, confirm_payload) = {
+        let state = sandbox.state();
+        let Some(stored) = state.payments.get(&imp_uid) else {
+            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+        };
+        tri!(payable(stored));
+        let payload = CvsConfirmRequest {
+            event: portone::CVS_CONFIRM_EVENT.to_owned(),
+            imp_uid: imp_uid.clone(),
+            merchant_uid: stored.payment.merchant_uid.clone(),
+            status: stored.payment.status.as_str().to_owned(),
+            extra: CvsConfirmExtra {
+                barcode: stored.barcode.clone().unwrap_or_default(),
+                pay_type: request.pay_type.clone().unwrap_or_else(|| "cash".into()),
+            },
+        };
+        (stored.confirm_url.clone(), payload)
+    };
+    let confirm = match &confirm_url {
+        Some(url) => Some(outbound::confirm(&sandbox.http, url, &confirm_payload).await),
+        None => None,
+    };
+    if let Some(answer) = confirm.as_ref().filter(|c| !c.is_ok()) {
+        let payment = sandbox
+            .state()
+            .payments
+            .get(&imp_uid)
+            .map(|p| p.payment.clone());
+        let Some(payment) = payment else {
+            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+        };
+        tracing::info!(imp_uid = %imp_uid, status = ?answer.status, "confirm_url refused the payment");
+        return body::json(
+            StatusCode::CONFLICT,
+            &PayAnswer {
+                result: "refused".into(),
+                payment,
+                confirm,
+                notices: Vec::new(),
+            },
+        );
+    }
+    let (payment, notice_urls) = {
+        let mut state = sandbox.state();
+        let Some(stored) = state.payments.get_mut(&imp_uid) else {
+            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+        };
+        // Voided (or paid) while confirm_url was being asked.
+        tri!(payable(stored));
+        let now = now_unix();
+        stored.payment.status = PaymentStatus::Paid;
+        stored.payment.paid_at = Some(now);
+        stored.payment.pg_tid = Some(format!("galaxia_{}", random_digits(16)));
+        stored.payment.apply_num = Some(random_digits(8));
+        (stored.payment.clone(), stored.notice_urls.clone())
+    };
+    tracing::info!(imp_uid = %imp_uid, "barcode paid");
+    let notice = WebhookNotice {
+        imp_uid: payment.imp_uid.clone(),
+        merchant_uid: payment.merchant_uid.clone(),
+        status: payment.status.as_str().to_owned(),
+    };
+    let format = request.notice_format.unwrap_or_default();
+    let mut notices = Vec::new();
+    for url in &notice_urls {
+        notices.push(outbound::notify(&sandbox.http, url, &notice, format).await);
+    }
+    body::json(
+        StatusCode::OK,
+        &PayAnswer {
+            result: "paid".into(),
+            payment,
+            confirm,
+            notices,
+        },
+    )
+}
+
+fn payable(stored: &StoredPayment) -> Result<(), HttpResponse> {
+    if stored.payment.pay_method.as_deref() != Some("cvs") {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            "not a convenience-store barcode",
+        ));
+    }
+    if stored.payment.status != PaymentStatus::Ready {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            format!("the payment is {}, not ready", stored.payment.status),
+        ));
+    }
+    if stored.expires_at.is_some_and(|t| t <= now_unix()) {
+        return Err(refuse(StatusCode::CONFLICT, "the barcode has expired"));
+    }
+    Ok(())
+}
+
+/// `POST /__sandbox/webhook`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct WebhookRequest {
+    pub imp_uid: String,
+    /// `json` (default) or `form`.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// Sent instead of the payment's real status (to forge a webhook).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Sent to this URL instead of the payment's notice_url(s) (the console webhook).
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct WebhookAnswer {
+    pub notice: WebhookNotice,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Sends `{imp_uid, merchant_uid, status}` for a payment to its notice_url(s), or to `url`.
+#[utoipa::path(post, path = "/__sandbox/webhook", tag = "sandbox controls", request_body = WebhookRequest,
+    responses((status = 200, body = WebhookAnswer), (status = 404, description = "Unknown imp_uid"),
+              (status = 409, description = "No notice_url on the payment and no `url` given")))]
+pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
+    let request: WebhookRequest = tri!(read(&req, raw));
+    let (notice, urls) = {
+        let state = sandbox.state();
+        let Some(stored) = state.payments.get(&request.imp_uid) else {
+            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+        };
+        let notice = WebhookNotice {
+            imp_uid: stored.payment.imp_uid.clone(),
+            merchant_uid: stored.payment.merchant_uid.clone(),
+            status: request
+                .status
+                .clone()
+                .unwrap_or_else(|| stored.payment.status.as_str().to_owned()),
+        };
+        let urls = match &request.url {
+            Some(url) => vec![url.clone()],
+            None => stored.notice_urls.clone(),
+        };
+        (notice, urls)
+    };
+    if urls.is_empty() {
+        return refuse(
+            StatusCode::CONFLICT,
+            "the payment has no notice_url; pass `url`",
+        );
+    }
+    let format = request.format.unwrap_or_default();
+    let mut deliveries = Vec::new();
+    for url in &urls {
+        deliveries.push(outbound::notify(&sandbox.http, url, &notice, format).await);
+    }
+    body::json(StatusCode::OK, &WebhookAnswer { notice, deliveries })
+}
+
+/// `POST /__sandbox/payments/{imp_uid}/amount`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AmountRequest {
+    #[serde(with = "portone::amount")]
+    #[schema(value_type = f64)]
+    pub amount: Decimal,
+}
+
+/// Changes a payment's amount, as a tampered payment would show it.
+#[utoipa::path(post, path = "/__sandbox/payments/{imp_uid}/amount", tag = "sandbox controls",
+    params(("imp_uid" = String, Path)), request_body = AmountRequest,
+    responses((status = 200, body = Payment), (status = 404, description = "Unknown imp_uid")))]
+pub async fn tamper_amount(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: AmountRequest = tri!(read(&req, raw));
+    let mut state = sandbox.state();
+    match state.payments.get_mut(path.as_str()) {
+        Some(stored) => {
+            stored.payment.amount = request.amount;
+            body::json(StatusCode::OK, &stored.payment)
+        }
+        None => refuse(StatusCode::NOT_FOUND, "no such imp_uid"),
+    }
+}
+
+/// `POST /__sandbox/token-lifetime`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LifetimeRequest {
+    pub seconds: u64,
+}
+
+/// Sets the lifetime of tokens issued from now on, and shortens the current token to it when
+/// that is sooner. (The 5-minute extension inside the last minute still applies.)
+#[utoipa::path(post, path = "/__sandbox/token-lifetime", tag = "sandbox controls", request_body = LifetimeRequest,
+    responses((status = 200, description = "`{\"seconds\": n}`")))]
+pub async fn token_lifetime(
+    req: HttpRequest,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: LifetimeRequest = tri!(read(&req, raw));
+    if request.seconds == 0 {
+        return refuse(StatusCode::BAD_REQUEST, "seconds must be at least 1");
+    }
+    let lifetime = Duration::from_secs(request.seconds);
+    let limit = SystemTime::now() + lifetime;
+    let mut state = sandbox.state();
+    state.token_lifetime = lifetime;
+    for token in state.tokens.values_mut() {
+        token.expires = token.expires.min(limit);
+    }
+    body::json(StatusCode::OK, &json!({"seconds": request.seconds}))
+}
+
+/// Invalidates every access token: the next call with one gets a 401.
+#[utoipa::path(post, path = "/__sandbox/revoke-tokens", tag = "sandbox controls",
+    responses((status = 200, description = "`{\"revoked\": n}`")))]
+pub async fn revoke_tokens(sandbox: web::Data<Sandbox>) -> HttpResponse {
+    let mut state = sandbox.state();
+    let revoked = state.tokens.len();
+    state.tokens.clear();
+    state.current_token = None;
+    body::json(StatusCode::OK, &json!({"revoked": revoked}))
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// getToken requests received, refused ones included.
+    pub get_token_calls: u64,
+    pub valid_tokens: usize,
+    pub payments: usize,
+    pub customers: usize,
+    pub schedules: usize,
+    /// The last `Tier` header seen on an authenticated call.
+    pub last_tier: Option<String>,
+}
+
+/// Counters for tests.
+#[utoipa::path(get, path = "/__sandbox/stats", tag = "sandbox controls", responses((status = 200, body = Stats)))]
+pub async fn stats(sandbox: web::Data<Sandbox>) -> HttpResponse {
+    let now = SystemTime::now();
+    let state = sandbox.state();
+    let stats = Stats {
+        get_token_calls: sandbox.get_token_calls.load(Ordering::SeqCst),
+        valid_tokens: state.tokens.values().filter(|t| t.expires > now).count(),
+        payments: state.payments.len(),
+        customers: state.customers.len(),
+        schedules: state.schedules.len(),
+        last_tier: state.last_tier.clone(),
+    };
+    body::json(StatusCode::OK, &stats)
+}
+
+/// `POST /__sandbox/subscribe/customers/{customer_uid}/payments`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SeedPaymentsRequest {
+    pub count: usize,
+    #[serde(with = "portone::amount")]
+    #[schema(value_type = f64)]
+    pub amount: Decimal,
+}
+
+/// Records `count` paid card payments made with the billing key (for paging tests).
+#[utoipa::path(post, path = "/__sandbox/subscribe/customers/{customer_uid}/payments", tag = "sandbox controls",
+    params(("customer_uid" = String, Path)), request_body = SeedPaymentsRequest,
+    responses((status = 200, description = "`{\"created\": [imp_uid, ...]}`"), (status = 404, description = "Unknown customer_uid")))]
+pub async fn seed_payments(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: SeedPaymentsRequest = tri!(read(&req, raw));
+    if request.count > 1000 {
+        return refuse(StatusCode::BAD_REQUEST, "count must be at most 1000");
+    }
+    let mut state = sandbox.state();
+    let Some(customer) = state.customers.get(path.as_str()).cloned() else {
+        return refuse(StatusCode::NOT_FOUND, "no such customer_uid");
+    };
+    let mut created = Vec::new();
+    for _ in 0..request.count {
+        let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
+        let merchant_uid = format!("billing_{}", random_digits(10));
+        let mut payment = new_payment(imp_uid.clone(), merchant_uid, request.amount);
+        let now = now_unix();
+        payment.pay_method = Some("card".into());
+        payment.pg_provider = Some(customer.pg_provider.clone());
+        payment.pg_id = Some(customer.pg_id.clone());
+        payment.card_name = Some(customer.card_name.clone());
+        payment.card_code = customer.card_code.clone();
+        payment.card_number = customer.card_number.clone();
+        payment.card_type = customer.card_type;
+        payment.card_quota = Some(0);
+        payment.status = PaymentStatus::Paid;
+        payment.paid_at = Some(now);
+        payment.customer_uid = Some(customer.customer_uid.clone());
+        payment.customer_uid_usage = Some("payment".into());
+        let seq = Sandbox::next_seq(&mut state);
+        state.payments.insert(
+            imp_uid.clone(),
+            StoredPayment {
+                payment,
+                confirm_url: None,
+                notice_urls: Vec::new(),
+                barcode: None,
+                expires_at: None,
+                seq,
+            },
+        );
+        created.push(imp_uid);
+    }
+    body::json(StatusCode::OK, &json!({"created": created}))
+}
+
+/// One schedule to record.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SeedSchedule {
+    pub merchant_uid: String,
+    pub schedule_at: i64,
+    #[serde(with = "portone::amount")]
+    #[schema(value_type = f64)]
+    pub amount: Decimal,
+    /// `scheduled` (default), `executed` or `revoked`.
+    #[serde(default)]
+    pub schedule_status: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SeedSchedulesRequest {
+    pub schedules: Vec<SeedSchedule>,
+}
+
+/// Records scheduled payments for a billing key (for the schedules search).
+#[utoipa::path(post, path = "/__sandbox/subscribe/customers/{customer_uid}/schedules", tag = "sandbox controls",
+    params(("customer_uid" = String, Path)), request_body = SeedSchedulesRequest,
+    responses((status = 200, description = "`{\"created\": n}`")))]
+pub async fn seed_schedules(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: SeedSchedulesRequest = tri!(read(&req, raw));
+    let mut state = sandbox.state();
+    let customer = state.customers.get(path.as_str()).cloned();
+    let created = request.schedules.len();
+    for s in request.schedules {
+        let status = ScheduleStatus::from(s.schedule_status.as_deref().unwrap_or("scheduled"));
+        let executed = status == ScheduleStatus::Executed;
+        let revoked = status == ScheduleStatus::Revoked;
+        state.schedules.push(Schedule {
+            customer_uid: Some(path.to_string()),
+            merchant_uid: Some(s.merchant_uid),
+            imp_uid: executed.then(|| format!("imps_{}", random_digits(12))),
+            pg_provider: customer.as_ref().map(|c| c.pg_provider.clone()),
+            pg_id: customer.as_ref().map(|c| c.pg_id.clone()),
+            customer_id: customer.as_ref().and_then(|c| c.customer_id.clone()),
+            schedule_at: Some(s.schedule_at),
+            executed_at: Some(if executed { s.schedule_at } else { 0 }),
+            revoked_at: Some(if revoked { now_unix() } else { 0 }),
+            amount: Some(s.amount),
+            currency: Some("KRW".into()),
+            name: s.name,
+            buyer_name: None,
+            buyer_email: None,
+            buyer_tel: None,
+            buyer_addr: None,
+            buyer_postcode: None,
+            custom_data: None,
+            schedule_status: Some(status),
+            payment_status: executed.then_some(PaymentStatus::Paid),
+            fail_reason: None,
+            promotion_id: None,
+        });
+    }
+    body::json(StatusCode::OK, &json!({"created": created}))
+}

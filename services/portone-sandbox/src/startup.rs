@@ -1,0 +1,166 @@
+//! Builds and runs portone-sandbox: the PortOne surface, the `/__sandbox` controls and the
+//! operator routes, on a listener bound first (tests ask for port 0).
+
+use crate::state::{Sandbox, SandboxOptions};
+use crate::{api, controls};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use platform::config::Settings;
+use platform::http::{self, Readiness};
+use platform::metrics::Metrics;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    sandbox: Arc<Sandbox>,
+}
+
+impl Application {
+    /// The sandbox configured from `settings` (credentials from the `portone` section, or
+    /// `sandbox_key` / `sandbox_secret`).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let options = SandboxOptions::from_settings(&settings);
+        Self::build_with(settings, options).await
+    }
+
+    /// With options of the caller's (tests shorten the token lifetime here).
+    pub async fn build_with(settings: Settings, options: SandboxOptions) -> anyhow::Result<Self> {
+        let sandbox = web::Data::new(Sandbox::new(options)?);
+        let shared = sandbox.clone().into_inner();
+        let metrics = web::Data::new(Metrics::new("portone-sandbox"));
+        let readiness = web::Data::new(Readiness {
+            pool: None,
+            broker: Vec::new(),
+        });
+        let shutdown = CancellationToken::new();
+        let listener = http::bind(&settings.http.host, settings.http.port)?;
+        let port = listener.local_addr()?.port();
+        let body_limit = settings.http.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::telemetry))
+                .app_data(sandbox.clone())
+                .app_data(metrics.clone())
+                .app_data(readiness.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .app_data(http::path_config())
+                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
+                .route("/users/getToken", web::post().to(api::get_token))
+                .route("/cvs", web::post().to(api::issue_cvs))
+                .route("/cvs/{imp_uid}", web::delete().to(api::revoke_cvs))
+                .route("/payments/{imp_uid}", web::get().to(api::get_payment))
+                .route("/subscribe/customers", web::get().to(api::get_customers))
+                .route(
+                    "/subscribe/customers/{customer_uid}",
+                    web::get().to(api::get_customer),
+                )
+                .route(
+                    "/subscribe/customers/{customer_uid}",
+                    web::post().to(api::issue_customer),
+                )
+                .route(
+                    "/subscribe/customers/{customer_uid}",
+                    web::delete().to(api::delete_customer),
+                )
+                .route(
+                    "/subscribe/customers/{customer_uid}/payments",
+                    web::get().to(api::customer_payments),
+                )
+                .route(
+                    "/subscribe/customers/{customer_uid}/schedules",
+                    web::get().to(api::customer_schedules),
+                )
+                .service(
+                    web::scope("/__sandbox")
+                        .route("/cvs/{imp_uid}/pay", web::post().to(controls::pay))
+                        .route("/webhook", web::post().to(controls::webhook))
+                        .route(
+                            "/payments/{imp_uid}/amount",
+                            web::post().to(controls::tamper_amount),
+                        )
+                        .route("/token-lifetime", web::post().to(controls::token_lifetime))
+                        .route("/revoke-tokens", web::post().to(controls::revoke_tokens))
+                        .route("/stats", web::get().to(controls::stats))
+                        .route(
+                            "/subscribe/customers/{customer_uid}/payments",
+                            web::post().to(controls::seed_payments),
+                        )
+                        .route(
+                            "/subscribe/customers/{customer_uid}/schedules",
+                            web::post().to(controls::seed_schedules),
+                        ),
+                )
+                .default_service(web::to(api::no_route))
+        })
+        .workers(settings.http.workers)
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        http::stop_on_cancel(server.handle(), shutdown.clone());
+        tracing::info!(port, "portone-sandbox listening");
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            sandbox: shared,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancel it to stop the server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// The sandbox's state, for tests that look inside.
+    pub fn sandbox(&self) -> Arc<Sandbox> {
+        self.sandbox.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        result
+    }
+}
+
+/// Declares PortOne's token header in the document.
+struct PortoneToken;
+
+impl utoipa::Modify for PortoneToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "portone_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "The access token from /users/getToken, raw or as `Bearer <token>`",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paybridge portone-sandbox",
+         description = "An offline, in-memory fake of the PortOne V1 API (tokens, barcodes, payments, billing keys) with /__sandbox controls. Credentials default to imp_key `sandbox_key`, imp_secret `sandbox_secret`."),
+    paths(api::get_token, api::issue_cvs, api::revoke_cvs, api::get_payment, api::get_customers,
+          api::get_customer, api::issue_customer, api::delete_customer, api::customer_payments,
+          api::customer_schedules, controls::pay, controls::webhook, controls::tamper_amount,
+          controls::token_lifetime, controls::revoke_tokens, controls::stats,
+          controls::seed_payments, controls::seed_schedules),
+    modifiers(&PortoneToken),
+    tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
+         (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
+         (name = "operations", description = "Health, metrics, docs"))
+)]
+pub struct ApiDoc;
