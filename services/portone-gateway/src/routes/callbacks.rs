@@ -1,0 +1,141 @@
+//! What PortOne calls: the barcode's `confirm_url` and the `notice_url` webhook (design §3.3).
+
+use crate::schema::{orders, payments, webhooks};
+use crate::startup::Gateway;
+use crate::verify::{self, Verdict};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use platform::db::{self, PgPool};
+use platform::http::{read_limited, ApiError, ClientIp, RequestId};
+use portone::{CvsConfirmRequest, WebhookNotice};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+const CALLBACK_LIMIT: usize = 64 * 1024;
+
+/// A body as JSON or as a form, whichever the content type says.
+async fn read_fields(req: &HttpRequest, payload: web::Payload) -> Result<serde_json::Value, ApiError> {
+    let body = read_limited(payload, CALLBACK_LIMIT)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string()))?;
+    let is_form = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if is_form {
+        let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+            .collect();
+        Ok(serde_json::Value::Object(map))
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))
+    }
+}
+
+/// The barcode's `confirm_url`: 200 lets the customer pay at the store, anything else refuses.
+#[utoipa::path(post, path = "/portone/cvs-confirm", tag = "portone",
+    request_body(content = String, description = "`{\"event\":\"Galaxia.Cvs.Confirm\",\"imp_uid\",\"merchant_uid\",\"status\",\"extra\":{...}}`"),
+    responses((status = 200, description = "The order still awaits this payment"), (status = 409, description = "Refused: the order is not awaiting it")))]
+pub async fn cvs_confirm(pool: web::Data<PgPool>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let fields = read_fields(&req, payload).await?;
+    let ask: CvsConfirmRequest = serde_json::from_value(fields).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let mut conn = db::get(&pool).await?;
+    let found: Option<(String, Decimal, String, Decimal)> = payments::table
+        .inner_join(orders::table)
+        .filter(payments::imp_uid.eq(&ask.imp_uid))
+        .select((payments::status, payments::amount, orders::status, orders::amount))
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(platform::db::StorageError::from)?;
+    let order_id_matches = payments::table
+        .find(&ask.imp_uid)
+        .filter(payments::order_id.eq(&ask.merchant_uid))
+        .count()
+        .get_result::<i64>(&mut conn)
+        .await
+        .map_err(platform::db::StorageError::from)?
+        == 1;
+    let refusal = match found {
+        None => Some("unknown barcode"),
+        Some(_) if !order_id_matches => Some("merchant_uid is not this barcode's order"),
+        Some((payment_status, _, _, _)) if payment_status != "ready" => Some("the barcode is no longer open"),
+        Some((_, _, order_status, _)) if order_status != "awaiting_payment" => Some("the order no longer awaits payment"),
+        Some((_, paid, _, due)) if paid != due => Some("the amount does not match the order"),
+        Some(_) => None,
+    };
+    match refusal {
+        None => {
+            tracing::info!(imp_uid = %ask.imp_uid, order_id = %ask.merchant_uid, "store payment allowed");
+            Ok(HttpResponse::Ok().json(json!({"result": "ok"})))
+        }
+        Some(reason) => {
+            tracing::warn!(imp_uid = %ask.imp_uid, order_id = %ask.merchant_uid, reason, "store payment refused");
+            Ok(HttpResponse::Conflict().json(json!({"result": "refused", "reason": reason})))
+        }
+    }
+}
+
+/// PortOne's webhook. The body is only a hint: the payment is re-read from PortOne and checked
+/// against the gateway's own record before anything is recorded.
+#[utoipa::path(post, path = "/portone/webhook", tag = "portone",
+    request_body(content = String, description = "JSON or form `{imp_uid, merchant_uid, status}`"),
+    responses((status = 200, description = "Handled (recorded, duplicate or ignored; see `result`)"),
+        (status = 400, description = "No imp_uid"), (status = 503, description = "PortOne or the database unreachable: retry")))]
+pub async fn webhook(
+    gw: web::Data<Gateway>,
+    pool: web::Data<PgPool>,
+    req: HttpRequest,
+    client: ClientIp,
+    request_id: RequestId,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let fields = read_fields(&req, payload).await?;
+    let hint: WebhookNotice = serde_json::from_value(fields).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    if hint.imp_uid.is_empty() || hint.imp_uid.len() > 100 {
+        return Err(ApiError::bad_request("invalid_request", "imp_uid is required"));
+    }
+    let (outcome, detail) = match gw.client.get_payment(&hint.imp_uid).await {
+        Ok(payment) => {
+            if !hint.merchant_uid.is_empty() && hint.merchant_uid != payment.merchant_uid {
+                tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, claimed = %hint.merchant_uid, actual = %payment.merchant_uid,
+                    "SECURITY: webhook names another order than PortOne does; acting on PortOne's");
+            }
+            let verdict = verify::apply(&pool, &payment).await?;
+            let detail = match &verdict {
+                Verdict::AmountMismatch { expected, actual } => Some(format!("expected {expected}, PortOne says {actual}")),
+                _ => None,
+            };
+            if matches!(verdict, Verdict::Recorded(_)) {
+                gw.relay.notify_one();
+            }
+            (verdict.as_str(), detail)
+        }
+        Err(e) if e.is_not_found() => {
+            tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, source_ip = %client.0, "SECURITY: webhook for a payment PortOne does not know; ignored");
+            ("unknown_payment", None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, imp_uid = %hint.imp_uid, "cannot re-read the payment from PortOne; asking for a retry");
+            return Err(ApiError::unavailable("PortOne could not be reached to verify the payment; retry"));
+        }
+    };
+    let mut conn = db::get(&pool).await?;
+    diesel::insert_into(webhooks::table)
+        .values((
+            webhooks::imp_uid.eq(&hint.imp_uid),
+            webhooks::merchant_uid.eq(Some(&hint.merchant_uid).filter(|m| !m.is_empty())),
+            webhooks::status_hint.eq(Some(&hint.status).filter(|s| !s.is_empty())),
+            webhooks::source_ip.eq(client.0.to_string()),
+            webhooks::request_id.eq(&request_id.0),
+            webhooks::outcome.eq(outcome),
+            webhooks::detail.eq(&detail),
+        ))
+        .execute(&mut conn)
+        .await
+        .map_err(platform::db::StorageError::from)?;
+    Ok(HttpResponse::Ok().json(json!({"result": outcome})))
+}

@@ -1,0 +1,50 @@
+diesel::table! {
+    portone_gateway.orders (order_id) {
+        order_id -> Text,
+        status -> Text,
+        payment_method -> Text,
+        amount -> Numeric,
+        billing_name -> Text,
+        buyer_name -> Nullable<Text>,
+        buyer_email -> Nullable<Text>,
+        buyer_cellphone -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    portone_gateway.payments (imp_uid) {
+        imp_uid -> Text,
+        order_id -> Text,
+        pay_method -> Text,
+        amount -> Numeric,
+        status -> Text,
+        barcode -> Nullable<Text>,
+        expired_at -> Nullable<Timestamptz>,
+        issued_at -> Timestamptz,
+        paid_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        void_reason -> Nullable<Text>,
+        void_attempts -> Int4,
+        next_void_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    portone_gateway.webhooks (id) {
+        id -> Int8,
+        received_at -> Timestamptz,
+        imp_uid -> Text,
+        merchant_uid -> Nullable<Text>,
+        status_hint -> Nullable<Text>,
+        source_ip -> Text,
+        request_id -> Text,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(payments -> orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks);

@@ -1,0 +1,160 @@
+//! Builds and runs portone-gateway: migrations, pool, PortOne client, order-view consumer,
+//! voider, outbox relay, HTTP server.
+
+use crate::routes::{billing_keys, callbacks, payments};
+use crate::{order_view, voider, MIGRATIONS, SCHEMA};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
+use platform::config::Settings;
+use platform::db;
+use platform::http::error::BearerAuth;
+use platform::http::{self, ApiTokens, Readiness};
+use platform::metrics::Metrics;
+use portone::{PortOneClient, PortOneConfig};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+/// What the routes need of the gateway beyond the database.
+pub struct Gateway {
+    pub client: PortOneClient,
+    pub channel_key: String,
+    pub webhook_base_url: String,
+    pub relay: Arc<Notify>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    db::migrate_when_reachable(&settings.database, SCHEMA, || MIGRATIONS).await
+}
+
+fn portone_client(settings: &Settings) -> anyhow::Result<(PortOneClient, String)> {
+    let p = &settings.portone;
+    let imp_key = p.imp_key.clone().context("portone.imp_key is not set")?;
+    let imp_secret = p.imp_secret.clone().context("portone.imp_secret is not set")?;
+    let channel_key = p.channel_key.clone().context("portone.channel_key is not set")?;
+    let mut config = PortOneConfig::new(p.base_url.clone(), imp_key, imp_secret);
+    config.timeout = p.timeout;
+    Ok((PortOneClient::new(config)?, channel_key))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (client, channel_key) = portone_client(&settings)?;
+        migrate(&settings).await?;
+        let pool = db::pool(&settings.database);
+        let metrics = Metrics::new(settings.service.name());
+        let shutdown = CancellationToken::new();
+
+        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let relay_waker = relay.waker();
+        let voider_waker = Arc::new(Notify::new());
+        let consumer = Consumer::new(
+            pool.clone(),
+            ConsumerConfig::from_settings(&settings, SCHEMA, order_view::CONSUMES),
+            Arc::new(order_view::OrderEvents { voider: voider_waker.clone() }),
+            &metrics,
+        );
+        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health(), consumer.health()] };
+        let tasks = vec![
+            tokio::spawn(relay.run(shutdown.child_token())),
+            tokio::spawn(consumer.run(shutdown.child_token())),
+            tokio::spawn(voider::run(pool.clone(), client.clone(), voider_waker, relay_waker.clone(), shutdown.child_token())),
+        ];
+
+        let listener = http::bind(&settings.http.host, settings.http.port)?;
+        let port = listener.local_addr()?.port();
+        let gateway = web::Data::new(Gateway {
+            client,
+            channel_key,
+            webhook_base_url: settings.portone.webhook_base_url.clone(),
+            relay: relay_waker,
+        });
+        let pool = web::Data::new(pool);
+        let metrics = web::Data::new(metrics);
+        let readiness = web::Data::new(readiness);
+        let tokens = web::Data::new(ApiTokens(settings.api.tokens.clone()));
+        let body_limit = settings.http.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(http::telemetry))
+                .app_data(pool.clone())
+                .app_data(metrics.clone())
+                .app_data(readiness.clone())
+                .app_data(tokens.clone())
+                .app_data(gateway.clone())
+                .app_data(http::json_config(body_limit))
+                .app_data(http::path_config())
+                .app_data(http::query_config())
+                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
+                .service(
+                    web::scope("/portone")
+                        .route("/cvs-confirm", web::post().to(callbacks::cvs_confirm))
+                        .route("/webhook", web::post().to(callbacks::webhook)),
+                )
+                .service(
+                    web::scope("/v1")
+                        .wrap(from_fn(http::require_bearer))
+                        .route("/orders/{order_id}/cvs", web::post().to(payments::issue_cvs))
+                        .route("/orders/{order_id}/cvs", web::delete().to(payments::void_cvs))
+                        .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
+                        .route("/billing-keys", web::get().to(billing_keys::list))
+                        .route("/billing-keys/{customer_uid}", web::get().to(billing_keys::get))
+                        .route("/billing-keys/{customer_uid}", web::post().to(billing_keys::issue))
+                        .route("/billing-keys/{customer_uid}", web::delete().to(billing_keys::delete))
+                        .route("/billing-keys/{customer_uid}/payments", web::get().to(billing_keys::payments))
+                        .route("/billing-keys/{customer_uid}/schedules", web::get().to(billing_keys::schedules)),
+                )
+                .default_service(web::to(http::error::not_found))
+        })
+        .workers(settings.http.workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        http::stop_on_cancel(server.handle(), shutdown.clone());
+        tracing::info!(port, "portone-gateway listening");
+        Ok(Self { port, server, shutdown, tasks })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        result
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, payments, billing keys, webhooks."),
+    paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
+          billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
+          callbacks::cvs_confirm, callbacks::webhook),
+    modifiers(&BearerAuth),
+    tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
+         (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
+         (name = "portone", description = "PortOne's callbacks"),
+         (name = "operations", description = "Health, metrics, docs"))
+)]
+pub struct ApiDoc;

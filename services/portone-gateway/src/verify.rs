@@ -1,0 +1,173 @@
+//! Acting on what PortOne says about a payment, never on what a webhook claimed.
+//!
+//! The caller re-reads the payment with `GET /payments/{imp_uid}` and passes PortOne's answer
+//! here. It is checked against the gateway's own record (the order must exist, PortOne's
+//! `merchant_uid` must be the order, the amount must be the order's) and only then recorded,
+//! with `payment.paid` or `payment.cancelled` in the same transaction. Replays change nothing:
+//! each status is applied once.
+
+use crate::schema::{orders, payments};
+use crate::{PRODUCER, SCHEMA};
+use chrono::{DateTime, TimeZone, Utc};
+use common::events::{EventEnvelope, PaymentCancelled, PaymentCvsVoided, PaymentPaid};
+use common::{Money, OrderId, PaymentMethod};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use platform::db::{self, PgPool, StorageError};
+use portone::{Payment, PaymentStatus};
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Recorded, and an event emitted.
+    Recorded(&'static str),
+    /// Already known in this state: nothing to do.
+    Duplicate,
+    /// Nothing to record in this status (ready, failed…).
+    NoChange,
+    /// PortOne's payment is for no order the gateway knows.
+    UnknownOrder,
+    /// PortOne's amount is not the order's: a tampered payment. Logged as a security event.
+    AmountMismatch { expected: Decimal, actual: Decimal },
+}
+
+impl Verdict {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Recorded(what) => what,
+            Verdict::Duplicate => "duplicate",
+            Verdict::NoChange => "no_change",
+            Verdict::UnknownOrder => "unknown_order",
+            Verdict::AmountMismatch { .. } => "amount_mismatch",
+        }
+    }
+}
+
+fn at(unix: Option<i64>) -> DateTime<Utc> {
+    unix.filter(|t| *t > 0).and_then(|t| Utc.timestamp_opt(t, 0).single()).unwrap_or_else(Utc::now)
+}
+
+pub fn method_of(payment: &Payment) -> PaymentMethod {
+    match payment.pay_method.as_deref() {
+        Some("cvs") => PaymentMethod::Cvs,
+        _ => PaymentMethod::Card,
+    }
+}
+
+pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageError> {
+    let Ok(order_id) = OrderId::parse(&payment.merchant_uid) else {
+        return Ok(Verdict::UnknownOrder);
+    };
+    let mut conn = db::get(pool).await?;
+    let verdict = conn
+        .transaction(async |conn| -> Result<Verdict, diesel::result::Error> {
+            let Some(order_amount) = orders::table
+                .find(order_id.as_str())
+                .select(orders::amount)
+                .for_update()
+                .get_result::<Decimal>(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(Verdict::UnknownOrder);
+            };
+            if payment.amount != order_amount {
+                return Ok(Verdict::AmountMismatch { expected: order_amount, actual: payment.amount });
+            }
+            let known: Option<(String, String)> = payments::table
+                .find(&payment.imp_uid)
+                .select((payments::status, payments::order_id))
+                .for_update()
+                .get_result(conn)
+                .await
+                .optional()?;
+            if let Some((_, known_order)) = &known {
+                if known_order != order_id.as_str() {
+                    return Ok(Verdict::UnknownOrder);
+                }
+            }
+            let status = known.as_ref().map(|(s, _)| s.as_str());
+            let now = Utc::now();
+            let method = method_of(payment);
+            let money = Money::new(payment.amount).map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
+            match (&payment.status, status) {
+                (PaymentStatus::Paid, Some("paid" | "cancelled")) => Ok(Verdict::Duplicate),
+                (PaymentStatus::Paid, _) => {
+                    let paid_at = at(payment.paid_at);
+                    diesel::insert_into(payments::table)
+                        .values((
+                            payments::imp_uid.eq(&payment.imp_uid),
+                            payments::order_id.eq(order_id.as_str()),
+                            payments::pay_method.eq(method.as_str()),
+                            payments::amount.eq(payment.amount),
+                            payments::status.eq("paid"),
+                            payments::issued_at.eq(now),
+                            payments::paid_at.eq(paid_at),
+                        ))
+                        .on_conflict(payments::imp_uid)
+                        .do_update()
+                        .set((payments::status.eq("paid"), payments::paid_at.eq(paid_at)))
+                        .execute(conn)
+                        .await?;
+                    let event = PaymentPaid { imp_uid: payment.imp_uid.clone(), pay_method: method, amount: money, paid_at };
+                    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, event)).await?;
+                    Ok(Verdict::Recorded("paid"))
+                }
+                (PaymentStatus::Cancelled, Some("paid")) => {
+                    let cancelled_at = at(payment.cancelled_at);
+                    diesel::update(payments::table.find(&payment.imp_uid))
+                        .set((payments::status.eq("cancelled"), payments::cancelled_at.eq(cancelled_at)))
+                        .execute(conn)
+                        .await?;
+                    let cancelled_amount = Money::new(if payment.cancel_amount.is_zero() { payment.amount } else { payment.cancel_amount })
+                        .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
+                    let event = PaymentCancelled {
+                        imp_uid: payment.imp_uid.clone(),
+                        pay_method: method,
+                        cancelled_amount,
+                        cancelled_at,
+                        reason: payment.cancel_reason.clone(),
+                    };
+                    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, event)).await?;
+                    Ok(Verdict::Recorded("cancelled"))
+                }
+                // A barcode cancelled at PortOne before anyone paid it: it is void.
+                (PaymentStatus::Cancelled, Some(s @ ("ready" | "voiding"))) => {
+                    let reason = if s == "voiding" { "voided by the gateway" } else { "cancelled at PortOne" };
+                    mark_voided(conn, &payment.imp_uid, order_id.clone(), reason).await?;
+                    Ok(Verdict::Recorded("voided"))
+                }
+                (PaymentStatus::Cancelled, Some(_)) => Ok(Verdict::Duplicate),
+                _ => Ok(Verdict::NoChange),
+            }
+        })
+        .await?;
+    if let Verdict::AmountMismatch { expected, actual } = &verdict {
+        tracing::warn!(
+            security_event = true,
+            imp_uid = %payment.imp_uid,
+            order_id = %order_id,
+            expected = %expected,
+            actual = %actual,
+            "SECURITY: PortOne reports an amount that is not the order's; payment not recorded"
+        );
+    }
+    Ok(verdict)
+}
+
+/// Records a barcode as voided and emits `payment.cvs_voided`, inside the caller's transaction.
+pub async fn mark_voided(
+    conn: &mut diesel_async::AsyncPgConnection,
+    imp_uid: &str,
+    order_id: OrderId,
+    reason: &str,
+) -> Result<(), diesel::result::Error> {
+    let now = Utc::now();
+    diesel::update(payments::table.find(imp_uid))
+        .set((payments::status.eq("voided"), payments::voided_at.eq(now), payments::void_reason.eq(reason)))
+        .execute(conn)
+        .await?;
+    let event = PaymentCvsVoided { imp_uid: imp_uid.to_owned(), reason: reason.to_owned(), voided_at: now };
+    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id, now, event)).await?;
+    Ok(())
+}

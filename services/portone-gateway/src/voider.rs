@@ -1,0 +1,96 @@
+//! Voids at PortOne the barcodes the order view marked `voiding`, with retries and backoff.
+//! The PortOne call happens outside any transaction that holds other work up.
+
+use crate::schema::payments;
+use crate::verify;
+use common::OrderId;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use platform::db::{self, PgPool};
+use portone::{PaymentStatus, PortOneClient};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(pool: PgPool, client: PortOneClient, wake: Arc<Notify>, relay: Arc<Notify>, shutdown: CancellationToken) {
+    loop {
+        match sweep(&pool, &client).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(voided = n, "barcodes voided at PortOne");
+                relay.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "void sweep failed; retrying"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform::db::StorageError> {
+    let mut conn = db::get(pool).await?;
+    let due: Vec<(String, String)> = payments::table
+        .filter(payments::status.eq("voiding"))
+        .filter(payments::next_void_at.le(chrono::Utc::now()))
+        .select((payments::imp_uid, payments::order_id))
+        .limit(50)
+        .load(&mut conn)
+        .await?;
+    let mut voided = 0;
+    for (imp_uid, order_id) in due {
+        let order_id = OrderId::parse(&order_id).expect("constrained by the schema");
+        match client.revoke_cvs(&imp_uid).await {
+            Ok(_) => {
+                let reason: Option<String> = payments::table.find(&imp_uid).select(payments::void_reason).get_result(&mut conn).await?;
+                let reason = reason.unwrap_or_else(|| "voided".into());
+                let done = conn
+                    .transaction(async |conn| -> Result<bool, diesel::result::Error> {
+                        // Only if still voiding: a webhook may have recorded a payment meanwhile.
+                        let still: Option<String> = payments::table
+                            .find(&imp_uid)
+                            .filter(payments::status.eq("voiding"))
+                            .select(payments::imp_uid)
+                            .for_update()
+                            .get_result(conn)
+                            .await
+                            .optional()?;
+                        if still.is_none() {
+                            return Ok(false);
+                        }
+                        verify::mark_voided(conn, &imp_uid, order_id.clone(), &reason).await?;
+                        Ok(true)
+                    })
+                    .await?;
+                if done {
+                    voided += 1;
+                }
+            }
+            Err(e) => {
+                // The barcode may have been paid at the store just before: then PortOne refuses
+                // the void, and what PortOne says now decides.
+                if let Ok(payment) = client.get_payment(&imp_uid).await {
+                    if payment.status == PaymentStatus::Paid || payment.status == PaymentStatus::Cancelled {
+                        let verdict = verify::apply(pool, &payment).await?;
+                        tracing::warn!(imp_uid = %imp_uid, verdict = verdict.as_str(), "barcode could not be voided; applied PortOne's state instead");
+                        continue;
+                    }
+                }
+                tracing::warn!(imp_uid = %imp_uid, error = %e, "void at PortOne failed; will retry");
+                diesel::sql_query(
+                    "UPDATE portone_gateway.payments SET void_attempts = void_attempts + 1, last_error = $2, \
+                     next_void_at = now() + least(interval '1 second' * power(2, least(void_attempts, 12)), interval '10 minutes') \
+                     WHERE imp_uid = $1",
+                )
+                .bind::<diesel::sql_types::Text, _>(&imp_uid)
+                .bind::<diesel::sql_types::Text, _>(e.to_string())
+                .execute(&mut conn)
+                .await?;
+            }
+        }
+    }
+    Ok(voided)
+}
