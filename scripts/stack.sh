@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # name:port of every service in the stack; later services join this list.
-SERVICES=(order-query:8081 deposit-confirmation:8082)
+SERVICES=(portone-sandbox:8089 order-query:8081 deposit-confirmation:8082 portone-gateway:8083)
 
 bash scripts/ensure-services.sh
 echo "building (release)…" >&2
@@ -48,6 +48,8 @@ paybridge is running (PAYBRIDGE_ENV=$PAYBRIDGE_ENV). Logs: target/stack/<service
 
   order-query           http://127.0.0.1:8081   (docs: http://127.0.0.1:8081/docs)
   deposit-confirmation  http://127.0.0.1:8082   (docs: http://127.0.0.1:8082/docs)
+  portone-gateway       http://127.0.0.1:8083   (docs: http://127.0.0.1:8083/docs)
+  portone-sandbox       http://127.0.0.1:8089   (an offline fake of PortOne; docs: /docs)
 
 API token (development only): $TOKEN
 
@@ -57,6 +59,14 @@ API token (development only): $TOKEN
   curl -s http://127.0.0.1:8081/bankda/orders
   curl -s -X POST http://127.0.0.1:8082/bankda/deposits/confirm -d '{"requests":[{"order_id":"DEMO-1"}]}'
   curl -s http://127.0.0.1:8081/v1/orders/DEMO-1 -H "Authorization: Bearer $TOKEN"     # now paid
+
+A convenience-store payment, start to end (README, "Walkthrough"):
+
+  curl -s -X POST http://127.0.0.1:8081/v1/orders -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"order_id":"DEMO-CVS-1","order_price_amount":"15000","billing_name":"김영희","bank_account_no":"1","bank_code_name":"우리은행","payment_method":"cvs"}'
+  curl -s -X POST http://127.0.0.1:8083/v1/orders/DEMO-CVS-1/cvs -H "Authorization: Bearer $TOKEN"      # note imp_uid
+  curl -s -X POST http://127.0.0.1:8089/__sandbox/cvs/<imp_uid>/pay -H 'Content-Type: application/json' -d '{}'
+  curl -s http://127.0.0.1:8081/v1/orders/DEMO-CVS-1 -H "Authorization: Bearer $TOKEN"                 # paid, paid_via cvs
 
 Ctrl-C stops the stack.
 INFO
