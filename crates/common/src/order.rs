@@ -210,9 +210,15 @@ mod tests {
 
     #[test]
     fn a_refund_cancels_a_paid_order_and_touches_nothing_else() {
-        assert_eq!(Paid.apply(Transition::Refund), Ok(TransitionOutcome::Moved(Cancelled)));
+        assert_eq!(
+            Paid.apply(Transition::Refund),
+            Ok(TransitionOutcome::Moved(Cancelled))
+        );
         for s in [AwaitingPayment, Cancelled, Expired] {
-            assert_eq!(s.apply(Transition::Refund), Ok(TransitionOutcome::Unchanged));
+            assert_eq!(
+                s.apply(Transition::Refund),
+                Ok(TransitionOutcome::Unchanged)
+            );
         }
     }
 

@@ -77,7 +77,11 @@ pub struct ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    pub fn from_settings(settings: &platform::config::Settings, schema: &str, routing_keys: &[&str]) -> Self {
+    pub fn from_settings(
+        settings: &platform::config::Settings,
+        schema: &str,
+        routing_keys: &[&str],
+    ) -> Self {
         Self {
             amqp_url: settings.amqp.url.clone(),
             exchange: settings.amqp.exchange.clone(),

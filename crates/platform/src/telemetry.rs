@@ -25,7 +25,9 @@ pub fn init(service: &str, level: &str, json: bool) -> bool {
     } else {
         // Colours only for a person at a terminal, not in a log file.
         let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-        registry.with(fmt::layer().with_target(false).with_ansi(ansi)).try_init()
+        registry
+            .with(fmt::layer().with_target(false).with_ansi(ansi))
+            .try_init()
     };
     result.is_ok()
 }

@@ -45,7 +45,11 @@ impl Outcome {
 }
 
 /// The ids that failed, as Bankda's 415 lists them; empty when all succeeded.
-pub async fn confirm(pool: &PgPool, requested: &[RequestedOrder], caller: &Caller) -> Result<Vec<BankdaFailure>, StorageError> {
+pub async fn confirm(
+    pool: &PgPool,
+    requested: &[RequestedOrder],
+    caller: &Caller,
+) -> Result<Vec<BankdaFailure>, StorageError> {
     let mut ids: Vec<String> = requested
         .iter()
         .filter_map(|r| match r {
@@ -59,124 +63,160 @@ pub async fn confirm(pool: &PgPool, requested: &[RequestedOrder], caller: &Calle
     ids.sort();
     let mut conn = db::get(pool).await?;
     let failures = conn
-        .transaction(async |conn| -> Result<Vec<BankdaFailure>, diesel::result::Error> {
-            let now = Utc::now();
-            let known: HashMap<String, (String, Decimal)> = orders::table
-                .filter(orders::order_id.eq_any(&ids))
-                .order(orders::order_id)
-                .select((orders::order_id, orders::status, orders::amount))
-                .for_update()
-                .load::<(String, String, Decimal)>(conn)
-                .await?
-                .into_iter()
-                .map(|(id, status, amount)| (id, (status, amount)))
-                .collect();
-            let mut confirmed: HashSet<String> = confirmations::table
-                .filter(confirmations::order_id.eq_any(&ids))
-                .select(confirmations::order_id)
-                .load::<String>(conn)
-                .await?
-                .into_iter()
-                .collect();
-            let mut refused_before: HashSet<String> = audit::table
-                .filter(audit::order_id.eq_any(&ids))
-                .filter(audit::outcome.eq("not_awaiting"))
-                .select(audit::order_id)
-                .distinct()
-                .load::<String>(conn)
-                .await?
-                .into_iter()
-                .collect();
+        .transaction(
+            async |conn| -> Result<Vec<BankdaFailure>, diesel::result::Error> {
+                let now = Utc::now();
+                let known: HashMap<String, (String, Decimal)> = orders::table
+                    .filter(orders::order_id.eq_any(&ids))
+                    .order(orders::order_id)
+                    .select((orders::order_id, orders::status, orders::amount))
+                    .for_update()
+                    .load::<(String, String, Decimal)>(conn)
+                    .await?
+                    .into_iter()
+                    .map(|(id, status, amount)| (id, (status, amount)))
+                    .collect();
+                let mut confirmed: HashSet<String> = confirmations::table
+                    .filter(confirmations::order_id.eq_any(&ids))
+                    .select(confirmations::order_id)
+                    .load::<String>(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let mut refused_before: HashSet<String> = audit::table
+                    .filter(audit::order_id.eq_any(&ids))
+                    .filter(audit::outcome.eq("not_awaiting"))
+                    .select(audit::order_id)
+                    .distinct()
+                    .load::<String>(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
 
-            let mut new_confirmations = Vec::new();
-            let mut events = Vec::new();
-            let mut audit_rows = Vec::with_capacity(requested.len());
-            let mut failures = Vec::new();
-            for r in requested {
-                let received = r.as_received().to_owned();
-                let (outcome, event_id, status) = match r {
-                    RequestedOrder::Invalid(_) => (Outcome::UnknownOrder, None, None),
-                    RequestedOrder::Valid(id) => match known.get(id.as_str()) {
-                        None => (Outcome::UnknownOrder, None, None),
-                        Some(_) if confirmed.contains(id.as_str()) => (Outcome::AlreadyConfirmed, None, Some(OrderStatus::Paid)),
-                        Some((status, amount)) => {
-                            let status: OrderStatus = status.parse().expect("constrained by the schema");
-                            match status.apply(Transition::Pay(PaymentMethod::BankTransfer)) {
-                                Ok(TransitionOutcome::Moved(_)) => {
-                                    let amount = Money::new(*amount).expect("constrained by the schema");
-                                    let env = EventEnvelope::new(
-                                        PRODUCER,
-                                        id.clone(),
-                                        now,
-                                        DepositConfirmed { amount, confirmed_at: now, request_id: Some(caller.request_id.clone()) },
-                                    );
-                                    confirmed.insert(id.to_string());
-                                    new_confirmations.push((id.clone(), amount.amount(), env.event_id));
-                                    events.push(OutboxMessage::from_envelope(&env));
-                                    (Outcome::Confirmed, Some(env.event_id), Some(status))
-                                }
-                                _ => {
-                                    let mut event_id = None;
-                                    if refused_before.insert(id.to_string()) {
+                let mut new_confirmations = Vec::new();
+                let mut events = Vec::new();
+                let mut audit_rows = Vec::with_capacity(requested.len());
+                let mut failures = Vec::new();
+                for r in requested {
+                    let received = r.as_received().to_owned();
+                    let (outcome, event_id, status) = match r {
+                        RequestedOrder::Invalid(_) => (Outcome::UnknownOrder, None, None),
+                        RequestedOrder::Valid(id) => match known.get(id.as_str()) {
+                            None => (Outcome::UnknownOrder, None, None),
+                            Some(_) if confirmed.contains(id.as_str()) => {
+                                (Outcome::AlreadyConfirmed, None, Some(OrderStatus::Paid))
+                            }
+                            Some((status, amount)) => {
+                                let status: OrderStatus =
+                                    status.parse().expect("constrained by the schema");
+                                match status.apply(Transition::Pay(PaymentMethod::BankTransfer)) {
+                                    Ok(TransitionOutcome::Moved(_)) => {
+                                        let amount =
+                                            Money::new(*amount).expect("constrained by the schema");
                                         let env = EventEnvelope::new(
                                             PRODUCER,
                                             id.clone(),
                                             now,
-                                            DepositRefused { refused_at: now, order_status: status, request_id: Some(caller.request_id.clone()) },
+                                            DepositConfirmed {
+                                                amount,
+                                                confirmed_at: now,
+                                                request_id: Some(caller.request_id.clone()),
+                                            },
                                         );
-                                        event_id = Some(env.event_id);
+                                        confirmed.insert(id.to_string());
+                                        new_confirmations.push((
+                                            id.clone(),
+                                            amount.amount(),
+                                            env.event_id,
+                                        ));
                                         events.push(OutboxMessage::from_envelope(&env));
+                                        (Outcome::Confirmed, Some(env.event_id), Some(status))
                                     }
-                                    (Outcome::NotAwaiting(status), event_id, Some(status))
+                                    _ => {
+                                        let mut event_id = None;
+                                        if refused_before.insert(id.to_string()) {
+                                            let env = EventEnvelope::new(
+                                                PRODUCER,
+                                                id.clone(),
+                                                now,
+                                                DepositRefused {
+                                                    refused_at: now,
+                                                    order_status: status,
+                                                    request_id: Some(caller.request_id.clone()),
+                                                },
+                                            );
+                                            event_id = Some(env.event_id);
+                                            events.push(OutboxMessage::from_envelope(&env));
+                                        }
+                                        (Outcome::NotAwaiting(status), event_id, Some(status))
+                                    }
                                 }
                             }
-                        }
-                    },
-                };
-                match outcome {
-                    Outcome::UnknownOrder => failures.push(BankdaFailure { order_id: received.clone(), description: DESC_ORDER_ID.into() }),
-                    Outcome::NotAwaiting(_) => failures.push(BankdaFailure { order_id: received.clone(), description: DESC_NOT_AWAITING.into() }),
-                    Outcome::Confirmed | Outcome::AlreadyConfirmed => {}
+                        },
+                    };
+                    match outcome {
+                        Outcome::UnknownOrder => failures.push(BankdaFailure {
+                            order_id: received.clone(),
+                            description: DESC_ORDER_ID.into(),
+                        }),
+                        Outcome::NotAwaiting(_) => failures.push(BankdaFailure {
+                            order_id: received.clone(),
+                            description: DESC_NOT_AWAITING.into(),
+                        }),
+                        Outcome::Confirmed | Outcome::AlreadyConfirmed => {}
+                    }
+                    audit_rows.push((
+                        audit::at.eq(now),
+                        audit::source_ip.eq(caller.source_ip.clone()),
+                        audit::request_id.eq(caller.request_id.clone()),
+                        audit::order_id.eq(received),
+                        audit::outcome.eq(outcome.as_str()),
+                        audit::order_status.eq(status.map(|s| s.as_str())),
+                        audit::event_id.eq(event_id),
+                    ));
                 }
-                audit_rows.push((
-                    audit::at.eq(now),
-                    audit::source_ip.eq(caller.source_ip.clone()),
-                    audit::request_id.eq(caller.request_id.clone()),
-                    audit::order_id.eq(received),
-                    audit::outcome.eq(outcome.as_str()),
-                    audit::order_status.eq(status.map(|s| s.as_str())),
-                    audit::event_id.eq(event_id),
-                ));
-            }
 
-            if !new_confirmations.is_empty() {
-                let rows: Vec<_> = new_confirmations
-                    .iter()
-                    .map(|(id, amount, event_id)| {
-                        (
-                            confirmations::order_id.eq(id.as_str()),
-                            confirmations::amount.eq(*amount),
-                            confirmations::event_id.eq(*event_id),
-                            confirmations::confirmed_at.eq(now),
-                            confirmations::request_id.eq(caller.request_id.as_str()),
-                            confirmations::source_ip.eq(caller.source_ip.as_str()),
-                        )
-                    })
-                    .collect();
-                diesel::insert_into(confirmations::table).values(rows).execute(conn).await?;
-                let paid: Vec<&str> = new_confirmations.iter().map(|(id, _, _)| id.as_str()).collect();
-                diesel::update(orders::table.filter(orders::order_id.eq_any(paid)))
-                    .set((orders::status.eq(OrderStatus::Paid.as_str()), orders::updated_at.eq(now)))
-                    .execute(conn)
-                    .await?;
-            }
-            // One INSERT per chunk keeps the statement under PostgreSQL's 65535 bind parameters.
-            for chunk in audit_rows.chunks(5000) {
-                diesel::insert_into(audit::table).values(chunk).execute(conn).await?;
-            }
-            messaging::enqueue_many(conn, SCHEMA, events).await?;
-            Ok(failures)
-        })
+                if !new_confirmations.is_empty() {
+                    let rows: Vec<_> = new_confirmations
+                        .iter()
+                        .map(|(id, amount, event_id)| {
+                            (
+                                confirmations::order_id.eq(id.as_str()),
+                                confirmations::amount.eq(*amount),
+                                confirmations::event_id.eq(*event_id),
+                                confirmations::confirmed_at.eq(now),
+                                confirmations::request_id.eq(caller.request_id.as_str()),
+                                confirmations::source_ip.eq(caller.source_ip.as_str()),
+                            )
+                        })
+                        .collect();
+                    diesel::insert_into(confirmations::table)
+                        .values(rows)
+                        .execute(conn)
+                        .await?;
+                    let paid: Vec<&str> = new_confirmations
+                        .iter()
+                        .map(|(id, _, _)| id.as_str())
+                        .collect();
+                    diesel::update(orders::table.filter(orders::order_id.eq_any(paid)))
+                        .set((
+                            orders::status.eq(OrderStatus::Paid.as_str()),
+                            orders::updated_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                }
+                // One INSERT per chunk keeps the statement under PostgreSQL's 65535 bind parameters.
+                for chunk in audit_rows.chunks(5000) {
+                    diesel::insert_into(audit::table)
+                        .values(chunk)
+                        .execute(conn)
+                        .await?;
+                }
+                messaging::enqueue_many(conn, SCHEMA, events).await?;
+                Ok(failures)
+            },
+        )
         .await?;
     Ok(failures)
 }
@@ -215,7 +255,10 @@ fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error
     s.collect_str(&format_args!("{d:.2}"))
 }
 
-pub async fn history(pool: &PgPool, order_id: &OrderId) -> Result<(Option<ConfirmationRecord>, Vec<AuditRecord>), StorageError> {
+pub async fn history(
+    pool: &PgPool,
+    order_id: &OrderId,
+) -> Result<(Option<ConfirmationRecord>, Vec<AuditRecord>), StorageError> {
     let mut conn = db::get(pool).await?;
     let confirmation = confirmations::table
         .find(order_id.as_str())
@@ -233,7 +276,16 @@ pub async fn history(pool: &PgPool, order_id: &OrderId) -> Result<(Option<Confir
     let records = audit::table
         .filter(audit::order_id.eq(order_id.as_str()))
         .order(audit::id)
-        .select((audit::id, audit::at, audit::source_ip, audit::request_id, audit::order_id, audit::outcome, audit::order_status, audit::event_id))
+        .select((
+            audit::id,
+            audit::at,
+            audit::source_ip,
+            audit::request_id,
+            audit::order_id,
+            audit::outcome,
+            audit::order_status,
+            audit::event_id,
+        ))
         .load::<AuditRecord>(&mut conn)
         .await?;
     Ok((confirmation, records))

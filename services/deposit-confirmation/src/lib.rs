@@ -12,4 +12,5 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 
 pub const PRODUCER: &str = "deposit-confirmation";
 pub const SCHEMA: &str = "deposit_confirmation";
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/deposit_confirmation");
+pub const MIGRATIONS: EmbeddedMigrations =
+    embed_migrations!("../../migrations/deposit_confirmation");

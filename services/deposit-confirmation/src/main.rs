@@ -4,10 +4,19 @@ use platform::config::{Service, Settings};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load(Service::DepositConfirmation)?;
-    platform::telemetry::init(Service::DepositConfirmation.name(), &settings.log.level, settings.log.json);
+    platform::telemetry::init(
+        Service::DepositConfirmation.name(),
+        &settings.log.level,
+        settings.log.json,
+    );
     match std::env::args().nth(1).as_deref() {
         Some("migrate") => migrate(&settings).await,
-        None | Some("serve") => Ok(Application::build(settings).await?.run_until_stopped().await?),
-        Some(other) => anyhow::bail!("unknown command '{other}'; use `serve` (default) or `migrate`"),
+        None | Some("serve") => Ok(Application::build(settings)
+            .await?
+            .run_until_stopped()
+            .await?),
+        Some(other) => {
+            anyhow::bail!("unknown command '{other}'; use `serve` (default) or `migrate`")
+        }
     }
 }

@@ -13,7 +13,12 @@ pub struct OrderEvents;
 
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
-    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, event: Event) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        envelope: &RawEnvelope,
+        event: Event,
+    ) -> Result<(), HandlerError> {
         let id = envelope.order_id.as_str();
         let now = chrono::Utc::now();
         // Each update names the statuses it may leave, so a late or repeated event never moves

@@ -35,7 +35,11 @@ impl Application {
         let metrics = Metrics::new(settings.service.name());
         let shutdown = CancellationToken::new();
 
-        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            RelayConfig::from_settings(&settings, SCHEMA),
+            &metrics,
+        );
         let waker = relay.waker();
         let consumer = Consumer::new(
             pool.clone(),
@@ -43,8 +47,14 @@ impl Application {
             Arc::new(order_view::OrderEvents),
             &metrics,
         );
-        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health(), consumer.health()] };
-        let tasks = vec![tokio::spawn(relay.run(shutdown.child_token())), tokio::spawn(consumer.run(shutdown.child_token()))];
+        let readiness = Readiness {
+            pool: Some(pool.clone()),
+            broker: vec![relay.health(), consumer.health()],
+        };
+        let tasks = vec![
+            tokio::spawn(relay.run(shutdown.child_token())),
+            tokio::spawn(consumer.run(shutdown.child_token())),
+        ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
@@ -57,7 +67,10 @@ impl Application {
             trusted_proxies: settings.bankda.trusted_proxies.clone(),
         });
         let body_limit = settings.http.max_body_bytes;
-        let limits = web::Data::new(bankda::ConfirmLimits { max_body_bytes: body_limit, max_batch: settings.bankda.max_confirm_batch });
+        let limits = web::Data::new(bankda::ConfirmLimits {
+            max_body_bytes: body_limit,
+            max_batch: settings.bankda.max_confirm_batch,
+        });
         let waker = web::Data::new(bankda::RelayWaker(waker));
         let server = HttpServer::new(move || {
             App::new()
@@ -92,7 +105,12 @@ impl Application {
         .run();
         http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "deposit-confirmation listening");
-        Ok(Self { port, server, shutdown, tasks })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -11,7 +11,11 @@ use support::*;
 use testkit::EventTap;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Child {
@@ -37,7 +41,12 @@ fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Child {
 
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
     let ok = testkit::eventually(Duration::from_secs(30), || async {
-        client.get(format!("{base}/health/ready")).send().await.map(|r| r.status() == 200).unwrap_or(false)
+        client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .map(|r| r.status() == 200)
+            .unwrap_or(false)
     })
     .await;
     assert!(ok, "deposit-confirmation did not become ready");
@@ -50,13 +59,23 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
     let db_url = testkit::create_database().await;
     let exchange = testkit::unique("pbt.events.");
     let mut tap = EventTap::new(&exchange, "#").await;
-    let oq = order_query::startup::Application::build(settings(Service::OrderQuery, &db_url, &exchange, &testkit::unique("pbt.order-query."), &[]))
-        .await
-        .unwrap();
+    let oq = order_query::startup::Application::build(settings(
+        Service::OrderQuery,
+        &db_url,
+        &exchange,
+        &testkit::unique("pbt.order-query."),
+        &[],
+    ))
+    .await
+    .unwrap();
     let order_query = format!("http://127.0.0.1:{}", oq.port());
     let oq_stop = oq.shutdown_token();
     tokio::spawn(oq.run_until_stopped());
-    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
 
     let dc_queue = testkit::unique("pbt.deposit-confirmation.");
     let port = free_port();
@@ -66,24 +85,50 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
 
     let ids: Vec<String> = (0..N).map(|i| format!("KILL-{i:04}")).collect();
     for id in &ids {
-        let res = client.post(format!("{order_query}/v1/orders")).bearer_auth(TOKEN).json(&order(id)).send().await.unwrap();
+        let res = client
+            .post(format!("{order_query}/v1/orders"))
+            .bearer_auth(TOKEN)
+            .json(&order(id))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
     }
-    assert!(testkit::eventually(WAIT, || async {
-        testkit::count(&db_url, "SELECT count(*) AS n FROM deposit_confirmation.orders").await == N as i64
-    })
-    .await);
+    assert!(
+        testkit::eventually(WAIT, || async {
+            testkit::count(
+                &db_url,
+                "SELECT count(*) AS n FROM deposit_confirmation.orders",
+            )
+            .await
+                == N as i64
+        })
+        .await
+    );
 
     // Bankda streams batches, four at a time; deposit-confirmation is killed while requests
     // are in flight, once about a third of the orders are confirmed.
-    let batches: Vec<serde_json::Value> = ids.chunks(BATCH).map(|c| confirmation(&c.iter().map(String::as_str).collect::<Vec<_>>())).collect();
+    let batches: Vec<serde_json::Value> = ids
+        .chunks(BATCH)
+        .map(|c| confirmation(&c.iter().map(String::as_str).collect::<Vec<_>>()))
+        .collect();
     let answered = std::sync::Arc::new(std::sync::Mutex::new(vec![false; batches.len()]));
     let mut senders = Vec::new();
     for lane in 0..4 {
-        let (client, base, batches, answered) = (client.clone(), base.clone(), batches.clone(), answered.clone());
+        let (client, base, batches, answered) = (
+            client.clone(),
+            base.clone(),
+            batches.clone(),
+            answered.clone(),
+        );
         senders.push(tokio::spawn(async move {
             for (i, body) in batches.iter().enumerate().filter(|(i, _)| i % 4 == lane) {
-                if let Ok(res) = client.post(format!("{base}/bankda/deposits/confirm")).json(body).send().await {
+                if let Ok(res) = client
+                    .post(format!("{base}/bankda/deposits/confirm"))
+                    .json(body)
+                    .send()
+                    .await
+                {
                     answered.lock().unwrap()[i] = res.status() == 200;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -92,7 +137,12 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
     }
     assert!(
         testkit::eventually(WAIT, || async {
-            testkit::count(&db_url, "SELECT count(*) AS n FROM deposit_confirmation.confirmations").await >= (N / 3) as i64
+            testkit::count(
+                &db_url,
+                "SELECT count(*) AS n FROM deposit_confirmation.confirmations",
+            )
+            .await
+                >= (N / 3) as i64
         })
         .await
     );
@@ -102,28 +152,53 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
         s.await.unwrap();
     }
     let answered = answered.lock().unwrap().clone();
-    assert!(answered.iter().any(|a| !a), "the kill interrupted the stream");
-    let confirmed_at_kill = testkit::count(&db_url, "SELECT count(*) AS n FROM deposit_confirmation.confirmations").await;
-    assert!(confirmed_at_kill < N as i64, "killed before the stream finished");
+    assert!(
+        answered.iter().any(|a| !a),
+        "the kill interrupted the stream"
+    );
+    let confirmed_at_kill = testkit::count(
+        &db_url,
+        "SELECT count(*) AS n FROM deposit_confirmation.confirmations",
+    )
+    .await;
+    assert!(
+        confirmed_at_kill < N as i64,
+        "killed before the stream finished"
+    );
 
     // Restarted, it takes Bankda's retries of every batch that got no 200.
     let mut child = start_binary(&db_url, &exchange, &dc_queue, port);
     wait_healthy(&client, &base).await;
     for (i, body) in batches.iter().enumerate() {
         if !answered[i] {
-            let res = client.post(format!("{base}/bankda/deposits/confirm")).json(body).send().await.unwrap();
+            let res = client
+                .post(format!("{base}/bankda/deposits/confirm"))
+                .json(body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(res.status(), 200);
         }
     }
     // And a full replay of everything, as a nervous Bankda might send: all successes, no effect.
     for body in &batches {
-        let res = client.post(format!("{base}/bankda/deposits/confirm")).json(body).send().await.unwrap();
+        let res = client
+            .post(format!("{base}/bankda/deposits/confirm"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
     }
 
     assert!(
         testkit::eventually(Duration::from_secs(30), || async {
-            testkit::count(&db_url, "SELECT count(*) AS n FROM order_query.orders WHERE status = 'paid'").await == N as i64
+            testkit::count(
+                &db_url,
+                "SELECT count(*) AS n FROM order_query.orders WHERE status = 'paid'",
+            )
+            .await
+                == N as i64
         })
         .await,
         "every order paid"
@@ -136,16 +211,38 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
     // must hold is one deposit.confirmed and one order.paid event per order.
     let mut per_order: HashMap<(String, String), HashSet<String>> = HashMap::new();
     for s in &seen {
-        let key = (s.routing_key.clone(), s.body["order_id"].as_str().unwrap().to_owned());
-        per_order.entry(key).or_default().insert(s.body["event_id"].as_str().unwrap().to_owned());
+        let key = (
+            s.routing_key.clone(),
+            s.body["order_id"].as_str().unwrap().to_owned(),
+        );
+        per_order
+            .entry(key)
+            .or_default()
+            .insert(s.body["event_id"].as_str().unwrap().to_owned());
     }
     for id in &ids {
         for kind in ["deposit.confirmed", "order.paid"] {
-            let events = per_order.get(&(kind.to_owned(), id.clone())).map(HashSet::len).unwrap_or(0);
+            let events = per_order
+                .get(&(kind.to_owned(), id.clone()))
+                .map(HashSet::len)
+                .unwrap_or(0);
             assert_eq!(events, 1, "{kind} for {id}");
         }
     }
-    assert!(!seen.iter().any(|s| s.routing_key == "order.overpaid"), "no deposit applied twice");
-    assert_eq!(testkit::count(&db_url, "SELECT count(*) AS n FROM deposit_confirmation.confirmations").await, N as i64);
-    assert_eq!(testkit::count(&db_url, "SELECT count(*) AS n FROM order_query.payments").await, N as i64);
+    assert!(
+        !seen.iter().any(|s| s.routing_key == "order.overpaid"),
+        "no deposit applied twice"
+    );
+    assert_eq!(
+        testkit::count(
+            &db_url,
+            "SELECT count(*) AS n FROM deposit_confirmation.confirmations"
+        )
+        .await,
+        N as i64
+    );
+    assert_eq!(
+        testkit::count(&db_url, "SELECT count(*) AS n FROM order_query.payments").await,
+        N as i64
+    );
 }

@@ -25,16 +25,48 @@ async fn create_list_confirm_pays_the_order_once_even_when_confirmed_twice() {
     let s = stack(&[]).await;
     let mut tap = EventTap::new(&s.exchange, "#").await;
     s.create_known(&["FLOW-1"]).await;
-    let list = s.client.get(format!("{}/bankda/orders", s.order_query)).send().await.unwrap().text().await.unwrap();
+    let list = s
+        .client
+        .get(format!("{}/bankda/orders", s.order_query))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(list.contains(r#""order_id":"FLOW-1""#));
 
-    assert_eq!(s.confirm(&confirmation(&["FLOW-1"])).await, (200, CT.into(), OK.into()));
-    assert_eq!(s.confirm(&confirmation(&["FLOW-1"])).await, (200, CT.into(), OK.into()), "Bankda's retry is a success");
+    assert_eq!(
+        s.confirm(&confirmation(&["FLOW-1"])).await,
+        (200, CT.into(), OK.into())
+    );
+    assert_eq!(
+        s.confirm(&confirmation(&["FLOW-1"])).await,
+        (200, CT.into(), OK.into()),
+        "Bankda's retry is a success"
+    );
     assert!(s.wait_status("FLOW-1", "paid").await);
-    let order: Value = s.client.get(format!("{}/v1/orders/FLOW-1", s.order_query)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let order: Value = s
+        .client
+        .get(format!("{}/v1/orders/FLOW-1", s.order_query))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(order["paid_via"], "bank_transfer");
     assert!(order["paid_at"].is_string());
-    let list = s.client.get(format!("{}/bankda/orders", s.order_query)).send().await.unwrap().text().await.unwrap();
+    let list = s
+        .client
+        .get(format!("{}/bankda/orders", s.order_query))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(list, r#"{"orders":[]}"#, "paid orders leave Bankda's list");
 
     let seen = tap.drain(Duration::from_secs(2)).await;
@@ -44,8 +76,14 @@ async fn create_list_confirm_pays_the_order_once_even_when_confirmed_twice() {
     assert_eq!(counts.get("order.paid"), Some(&1), "{counts:?}");
     assert_eq!(seen.len(), 3, "{counts:?}");
     let paid = seen.iter().find(|e| e.routing_key == "order.paid").unwrap();
-    let deposit = seen.iter().find(|e| e.routing_key == "deposit.confirmed").unwrap();
-    assert_eq!(paid.body["data"]["payment_event_id"], deposit.body["event_id"]);
+    let deposit = seen
+        .iter()
+        .find(|e| e.routing_key == "deposit.confirmed")
+        .unwrap();
+    assert_eq!(
+        paid.body["data"]["payment_event_id"],
+        deposit.body["event_id"]
+    );
     assert_eq!(deposit.body["data"]["amount"], "30000.00");
     assert_eq!(deposit.body["producer"], "deposit-confirmation");
 }
@@ -62,8 +100,16 @@ async fn concurrent_confirmations_of_one_order_emit_one_deposit_confirmed() {
     }
     let seen = tap.drain(Duration::from_secs(2)).await;
     assert_eq!(seen.len(), 2, "{:?}", tally(&seen));
-    assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations").await, 2);
-    assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.audit WHERE outcome = 'confirmed'").await, 2);
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations")
+            .await,
+        2
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.audit WHERE outcome = 'confirmed'")
+            .await,
+        2
+    );
     assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.audit WHERE outcome = 'already_confirmed'").await, 14);
 }
 
@@ -73,7 +119,13 @@ async fn each_order_stands_on_its_own_and_refusals_emit_deposit_refused() {
     let mut tap = EventTap::new(&s.exchange, "deposit.*").await;
     s.create_known(&["OK-1", "DONE-1", "GONE-1"]).await;
     assert_eq!(s.confirm(&confirmation(&["DONE-1"])).await.0, 200);
-    let res = s.client.post(format!("{}/v1/orders/GONE-1/cancel", s.order_query)).bearer_auth(TOKEN).send().await.unwrap();
+    let res = s
+        .client
+        .post(format!("{}/v1/orders/GONE-1/cancel", s.order_query))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(testkit::eventually(WAIT, || async {
         s.count("SELECT count(*) AS n FROM deposit_confirmation.orders WHERE order_id = 'GONE-1' AND status = 'cancelled'").await == 1
@@ -93,30 +145,70 @@ async fn each_order_stands_on_its_own_and_refusals_emit_deposit_refused() {
             r#"{"return_code":"415","description":"오류 order_id 체크","orders":[{"order_id":"NOPE-1","description":"order_id 오류"},{"order_id":"GONE-1","description":"입금대기 상태 에러"},{"order_id":"12345","description":"order_id 오류"},{"order_id":"bad id!","description":"order_id 오류"}]}"#.into()
         )
     );
-    assert!(s.wait_status("OK-1", "paid").await, "the confirmable one is confirmed despite the failures");
+    assert!(
+        s.wait_status("OK-1", "paid").await,
+        "the confirmable one is confirmed despite the failures"
+    );
     let seen = tap.drain(Duration::from_secs(2)).await;
     let counts = tally(&seen);
     assert_eq!(counts.get("deposit.confirmed"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("deposit.refused"), Some(&1), "{counts:?}");
-    let refused = seen.iter().find(|e| e.routing_key == "deposit.refused").unwrap();
+    let refused = seen
+        .iter()
+        .find(|e| e.routing_key == "deposit.refused")
+        .unwrap();
     assert_eq!(refused.body["order_id"], "GONE-1");
     assert_eq!(refused.body["data"]["order_status"], "cancelled");
 
     // The audit trail, through the API.
-    let history: Value = s.client.get(format!("{}/v1/deposits/GONE-1", s.deposits)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let history: Value = s
+        .client
+        .get(format!("{}/v1/deposits/GONE-1", s.deposits))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let record = &history["records"][0];
     assert_eq!(record["outcome"], "not_awaiting");
     assert_eq!(record["order_status"], "cancelled");
     assert_eq!(record["source_ip"], "127.0.0.1");
     assert!(record["request_id"].as_str().is_some_and(|r| !r.is_empty()));
     assert!(history.get("confirmation").is_none());
-    let history: Value = s.client.get(format!("{}/v1/deposits/DONE-1", s.deposits)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let history: Value = s
+        .client
+        .get(format!("{}/v1/deposits/DONE-1", s.deposits))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(history["confirmation"]["amount"], "30000.00");
-    let outcomes: Vec<&str> = history["records"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = history["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["confirmed", "already_confirmed"]);
-    let nothing = s.client.get(format!("{}/v1/deposits/NEVER", s.deposits)).bearer_auth(TOKEN).send().await.unwrap();
+    let nothing = s
+        .client
+        .get(format!("{}/v1/deposits/NEVER", s.deposits))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(nothing.status(), 404);
-    let unauthorized = s.client.get(format!("{}/v1/deposits/OK-1", s.deposits)).send().await.unwrap();
+    let unauthorized = s
+        .client
+        .get(format!("{}/v1/deposits/OK-1", s.deposits))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauthorized.status(), 401);
 }
 
@@ -124,22 +216,69 @@ async fn each_order_stands_on_its_own_and_refusals_emit_deposit_refused() {
 async fn bad_confirmations_change_nothing() {
     let s = stack(&[("bankda.max_confirm_batch", "3")]).await;
     s.create_known(&["B-1", "B-2", "B-3", "B-4"]).await;
-    let (status, ct, body) = s.confirm(&confirmation(&["B-1", "B-2", "B-3", "B-4"])).await;
+    let (status, ct, body) = s
+        .confirm(&confirmation(&["B-1", "B-2", "B-3", "B-4"]))
+        .await;
     assert_eq!((status, ct.as_str()), (400, CT));
-    assert_eq!(body, r#"{"return_code":"400","description":"요청 건수 초과: 한 번에 최대 3건 (요청 4건)"}"#);
-    let json_error = (400, CT.to_owned(), r#"{"return_code":"400","description":"JSON format 오류"}"#.to_owned());
-    for bad in ["", "{", "[]", "{}", r#"{"requests":{}}"#, r#"{"requests":[{"order_id":"B-1"},{"order_id":null}]}"#, r#"{"requests":[{"id":"B-1"}]}"#] {
-        let res = s.client.post(format!("{}/bankda/deposits/confirm", s.deposits)).body(bad).send().await.unwrap();
+    assert_eq!(
+        body,
+        r#"{"return_code":"400","description":"요청 건수 초과: 한 번에 최대 3건 (요청 4건)"}"#
+    );
+    let json_error = (
+        400,
+        CT.to_owned(),
+        r#"{"return_code":"400","description":"JSON format 오류"}"#.to_owned(),
+    );
+    for bad in [
+        "",
+        "{",
+        "[]",
+        "{}",
+        r#"{"requests":{}}"#,
+        r#"{"requests":[{"order_id":"B-1"},{"order_id":null}]}"#,
+        r#"{"requests":[{"id":"B-1"}]}"#,
+    ] {
+        let res = s
+            .client
+            .post(format!("{}/bankda/deposits/confirm", s.deposits))
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(raw(res).await, json_error, "{bad}");
     }
-    let huge = format!(r#"{{"requests":[{{"order_id":"{}"}}]}}"#, "x".repeat(2 * 1024 * 1024));
-    let res = s.client.post(format!("{}/bankda/deposits/confirm", s.deposits)).body(huge).send().await.unwrap();
+    let huge = format!(
+        r#"{{"requests":[{{"order_id":"{}"}}]}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let res = s
+        .client
+        .post(format!("{}/bankda/deposits/confirm", s.deposits))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
     // PUT is the same call.
-    let res = s.client.put(format!("{}/bankda/deposits/confirm", s.deposits)).json(&confirmation(&["B-1"])).send().await.unwrap();
+    let res = s
+        .client
+        .put(format!("{}/bankda/deposits/confirm", s.deposits))
+        .json(&confirmation(&["B-1"]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(raw(res).await, (200, CT.into(), OK.into()));
-    assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations").await, 1, "only the PUT confirmed anything");
-    assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.audit").await, 1);
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations")
+            .await,
+        1,
+        "only the PUT confirmed anything"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.audit")
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -147,8 +286,19 @@ async fn callers_off_the_allow_list_confirm_nothing() {
     let s = stack(&[("bankda.allowed_ips", "203.0.113.0/24")]).await;
     s.create_known(&["IP-1"]).await;
     let (status, ct, body) = s.confirm(&confirmation(&["IP-1"])).await;
-    assert_eq!((status, ct.as_str(), body.as_str()), (401, CT, r#"{"return_code":"401","description":"인증 정보 오류"}"#));
-    assert_eq!(s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations").await, 0);
+    assert_eq!(
+        (status, ct.as_str(), body.as_str()),
+        (
+            401,
+            CT,
+            r#"{"return_code":"401","description":"인증 정보 오류"}"#
+        )
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,13 +317,26 @@ async fn a_deposit_for_an_order_another_payment_just_paid_is_overpaid() {
         "portone-gateway",
         OrderId::parse("OVER-1").unwrap(),
         chrono::Utc::now(),
-        PaymentPaid { imp_uid: "imp_over_1".into(), pay_method: PaymentMethod::Cvs, amount: Money::from_won(30000), paid_at: chrono::Utc::now() },
+        PaymentPaid {
+            imp_uid: "imp_over_1".into(),
+            pay_method: PaymentMethod::Cvs,
+            amount: Money::from_won(30000),
+            paid_at: chrono::Utc::now(),
+        },
     );
-    publish(&s.exchange, "payment.paid", &serde_json::to_vec(&paid).unwrap()).await;
+    publish(
+        &s.exchange,
+        "payment.paid",
+        &serde_json::to_vec(&paid).unwrap(),
+    )
+    .await;
     assert!(s.wait_status("OVER-1", "paid").await);
 
     // Bankda confirms the bank deposit for the same order before deposit-confirmation has heard.
-    assert_eq!(s.confirm(&confirmation(&["OVER-1"])).await, (200, CT.into(), OK.into()));
+    assert_eq!(
+        s.confirm(&confirmation(&["OVER-1"])).await,
+        (200, CT.into(), OK.into())
+    );
     switch.restore();
     let mut overpaid = None;
     while let Some(seen) = tap.next(WAIT).await {
@@ -187,7 +350,16 @@ async fn a_deposit_for_an_order_another_payment_just_paid_is_overpaid() {
     assert_eq!(overpaid.body["data"]["paid_via"], "bank_transfer");
     assert_eq!(overpaid.body["data"]["refund_amount"], "30000.00");
     assert_eq!(overpaid.body["data"]["order_status"], "paid");
-    let order: Value = s.client.get(format!("{}/v1/orders/OVER-1", s.order_query)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let order: Value = s
+        .client
+        .get(format!("{}/v1/orders/OVER-1", s.order_query))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(order["paid_via"], "cvs", "the first payment stands");
 }
 
@@ -197,14 +369,23 @@ async fn a_poison_message_goes_to_the_dlq_and_the_consumer_keeps_going() {
     s.create_known(&["POISON-1"]).await;
     publish(&s.exchange, "deposit.confirmed", b"{this is not an event").await;
     assert_eq!(s.confirm(&confirmation(&["POISON-1"])).await.0, 200);
-    assert!(s.wait_status("POISON-1", "paid").await, "the consumer went on after the poison");
+    assert!(
+        s.wait_status("POISON-1", "paid").await,
+        "the consumer went on after the poison"
+    );
 
-    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let channel = conn.create_channel().await.unwrap();
     let dlq = format!("{}.dlq", s.order_query_queue);
     let mut dead = None;
     for _ in 0..50 {
-        if let Some(m) = channel.basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+        if let Some(m) = channel
+            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
             dead = Some(m.delivery.data.clone());
             break;
         }
@@ -214,10 +395,18 @@ async fn a_poison_message_goes_to_the_dlq_and_the_consumer_keeps_going() {
 }
 
 async fn publish(exchange: &str, key: &str, body: &[u8]) {
-    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default()).await.unwrap();
+    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
+        .await
+        .unwrap();
     let channel = conn.create_channel().await.unwrap();
     channel
-        .basic_publish(exchange.to_owned().into(), key.to_owned().into(), BasicPublishOptions::default(), body, BasicProperties::default())
+        .basic_publish(
+            exchange.to_owned().into(),
+            key.to_owned().into(),
+            BasicPublishOptions::default(),
+            body,
+            BasicProperties::default(),
+        )
         .await
         .unwrap()
         .await

@@ -10,8 +10,8 @@ use crate::schema::{orders, payments};
 use crate::store::OrderRow;
 use crate::{PRODUCER, SCHEMA};
 use chrono::{DateTime, Utc};
-use common::events::{EventEnvelope, OrderCancelled, OrderOverpaid, OrderPaid, RawEnvelope};
 use common::events::Event;
+use common::events::{EventEnvelope, OrderCancelled, OrderOverpaid, OrderPaid, RawEnvelope};
 use common::{Money, OrderStatus, PaymentMethod, Transition, TransitionOutcome};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -36,17 +36,46 @@ struct Payment<'a> {
 
 #[async_trait::async_trait]
 impl EventHandler for PaymentEvents {
-    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, event: Event) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        envelope: &RawEnvelope,
+        event: Event,
+    ) -> Result<(), HandlerError> {
         match event {
             Event::DepositConfirmed(d) => {
                 let reference = format!("bankda:{}", envelope.order_id);
-                apply_payment(conn, Payment { envelope, reference, method: PaymentMethod::BankTransfer, amount: d.amount, at: d.confirmed_at, imp_uid: None }).await
+                apply_payment(
+                    conn,
+                    Payment {
+                        envelope,
+                        reference,
+                        method: PaymentMethod::BankTransfer,
+                        amount: d.amount,
+                        at: d.confirmed_at,
+                        imp_uid: None,
+                    },
+                )
+                .await
             }
             Event::PaymentPaid(p) => {
                 let reference = format!("portone:{}", p.imp_uid);
-                apply_payment(conn, Payment { envelope, reference, method: p.pay_method, amount: p.amount, at: p.paid_at, imp_uid: Some(p.imp_uid) }).await
+                apply_payment(
+                    conn,
+                    Payment {
+                        envelope,
+                        reference,
+                        method: p.pay_method,
+                        amount: p.amount,
+                        at: p.paid_at,
+                        imp_uid: Some(p.imp_uid),
+                    },
+                )
+                .await
             }
-            Event::PaymentCancelled(c) => apply_refund(conn, envelope, &c.imp_uid, c.cancelled_at).await,
+            Event::PaymentCancelled(c) => {
+                apply_refund(conn, envelope, &c.imp_uid, c.cancelled_at).await
+            }
             other => {
                 tracing::debug!(event = ?std::mem::discriminant(&other), "not an event order-query applies; ignored");
                 Ok(())
@@ -59,7 +88,10 @@ impl EventHandler for PaymentEvents {
     }
 }
 
-async fn lock_order(conn: &mut AsyncPgConnection, order_id: &str) -> Result<OrderRow, HandlerError> {
+async fn lock_order(
+    conn: &mut AsyncPgConnection,
+    order_id: &str,
+) -> Result<OrderRow, HandlerError> {
     orders::table
         .find(order_id)
         .select(OrderRow::as_select())
@@ -73,19 +105,29 @@ async fn lock_order(conn: &mut AsyncPgConnection, order_id: &str) -> Result<Orde
 async fn apply_payment(conn: &mut AsyncPgConnection, p: Payment<'_>) -> Result<(), HandlerError> {
     let order_id = p.envelope.order_id.clone();
     let order = lock_order(conn, order_id.as_str()).await?;
-    let seen: Option<String> = payments::table.find(&p.reference).select(payments::payment_ref).get_result(conn).await.optional()?;
+    let seen: Option<String> = payments::table
+        .find(&p.reference)
+        .select(payments::payment_ref)
+        .get_result(conn)
+        .await
+        .optional()?;
     if seen.is_some() {
         tracing::info!(payment_ref = %p.reference, "payment already applied; nothing to do");
         return Ok(());
     }
     let order_amount = Money::new(order.amount).expect("constrained by the schema");
     let status = order.status();
-    let outcome = status.apply(Transition::Pay(p.method)).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+    let outcome = status
+        .apply(Transition::Pay(p.method))
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
     if outcome == TransitionOutcome::Moved(OrderStatus::Paid) && p.amount != order_amount {
         // Upstream verifies amounts before it emits; a mismatch here is a bug or tampering, and
         // must not mark the order paid. The dead-letter queue keeps it for an operator.
         tracing::error!(order_id = %order_id, expected = %order_amount, received = %p.amount, "payment amount differs from the order amount");
-        return Err(HandlerError::Permanent(format!("amount {} does not match the order's {}", p.amount, order_amount)));
+        return Err(HandlerError::Permanent(format!(
+            "amount {} does not match the order's {}",
+            p.amount, order_amount
+        )));
     }
     let now = Utc::now();
     let applied = matches!(outcome, TransitionOutcome::Moved(OrderStatus::Paid));
@@ -112,8 +154,19 @@ async fn apply_payment(conn: &mut AsyncPgConnection, p: Payment<'_>) -> Result<(
             ))
             .execute(conn)
             .await?;
-        let paid = OrderPaid { paid_via: p.method, paid_at: p.at, amount: p.amount, payment_event_id: p.envelope.event_id, imp_uid: p.imp_uid };
-        messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, paid)).await?;
+        let paid = OrderPaid {
+            paid_via: p.method,
+            paid_at: p.at,
+            amount: p.amount,
+            payment_event_id: p.envelope.event_id,
+            imp_uid: p.imp_uid,
+        };
+        messaging::enqueue(
+            conn,
+            SCHEMA,
+            &EventEnvelope::new(PRODUCER, order_id.clone(), now, paid),
+        )
+        .await?;
         tracing::info!(order_id = %order_id, paid_via = %p.method, "order paid");
     } else {
         let overpaid = OrderOverpaid {
@@ -124,7 +177,12 @@ async fn apply_payment(conn: &mut AsyncPgConnection, p: Payment<'_>) -> Result<(
             payment_event_id: p.envelope.event_id,
             imp_uid: p.imp_uid,
         };
-        messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, overpaid)).await?;
+        messaging::enqueue(
+            conn,
+            SCHEMA,
+            &EventEnvelope::new(PRODUCER, order_id.clone(), now, overpaid),
+        )
+        .await?;
         tracing::warn!(order_id = %order_id, status = %status, amount = %p.amount, via = %p.method, "payment for an order that expected none: to be refunded");
     }
     Ok(())
@@ -132,14 +190,23 @@ async fn apply_payment(conn: &mut AsyncPgConnection, p: Payment<'_>) -> Result<(
 
 /// A PortOne payment was cancelled. If it is the payment that paid the order, the order is
 /// cancelled; if it was an overpayment, the refund is noted.
-async fn apply_refund(conn: &mut AsyncPgConnection, envelope: &RawEnvelope, imp_uid: &str, at: DateTime<Utc>) -> Result<(), HandlerError> {
+async fn apply_refund(
+    conn: &mut AsyncPgConnection,
+    envelope: &RawEnvelope,
+    imp_uid: &str,
+    at: DateTime<Utc>,
+) -> Result<(), HandlerError> {
     let order_id = envelope.order_id.clone();
     let order = lock_order(conn, order_id.as_str()).await?;
     let reference = format!("portone:{imp_uid}");
-    let updated = diesel::update(payments::table.find(&reference).filter(payments::cancelled_at.is_null()))
-        .set(payments::cancelled_at.eq(at))
-        .execute(conn)
-        .await?;
+    let updated = diesel::update(
+        payments::table
+            .find(&reference)
+            .filter(payments::cancelled_at.is_null()),
+    )
+    .set(payments::cancelled_at.eq(at))
+    .execute(conn)
+    .await?;
     if updated == 0 {
         tracing::warn!(payment_ref = %reference, "cancellation of a payment not on record, or already cancelled; nothing to do");
         return Ok(());
@@ -147,14 +214,30 @@ async fn apply_refund(conn: &mut AsyncPgConnection, envelope: &RawEnvelope, imp_
     if order.paid_ref.as_deref() != Some(reference.as_str()) {
         return Ok(());
     }
-    if let TransitionOutcome::Moved(next) = order.status().apply(Transition::Refund).map_err(|e| HandlerError::Permanent(e.to_string()))? {
+    if let TransitionOutcome::Moved(next) = order
+        .status()
+        .apply(Transition::Refund)
+        .map_err(|e| HandlerError::Permanent(e.to_string()))?
+    {
         let now = Utc::now();
         diesel::update(orders::table.find(order_id.as_str()))
-            .set((orders::status.eq(next.as_str()), orders::cancelled_at.eq(at), orders::updated_at.eq(now)))
+            .set((
+                orders::status.eq(next.as_str()),
+                orders::cancelled_at.eq(at),
+                orders::updated_at.eq(now),
+            ))
             .execute(conn)
             .await?;
-        let cancelled = OrderCancelled { cancelled_at: at, reason: Some(format!("payment {imp_uid} cancelled at PortOne")) };
-        messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, cancelled)).await?;
+        let cancelled = OrderCancelled {
+            cancelled_at: at,
+            reason: Some(format!("payment {imp_uid} cancelled at PortOne")),
+        };
+        messaging::enqueue(
+            conn,
+            SCHEMA,
+            &EventEnvelope::new(PRODUCER, order_id.clone(), now, cancelled),
+        )
+        .await?;
         tracing::info!(order_id = %order_id, "order cancelled: its payment was cancelled at PortOne");
     }
     Ok(())

@@ -7,12 +7,12 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use chrono::FixedOffset;
 use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
-use std::sync::Arc;
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -43,12 +43,18 @@ impl Application {
         let metrics = Metrics::new(PRODUCER);
         let shutdown = CancellationToken::new();
 
-        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            RelayConfig::from_settings(&settings, SCHEMA),
+            &metrics,
+        );
         let waker = relay.waker();
         let consumer = Consumer::new(
             pool.clone(),
             ConsumerConfig::from_settings(&settings, SCHEMA, payments::CONSUMES),
-            Arc::new(payments::PaymentEvents { relay: waker.clone() }),
+            Arc::new(payments::PaymentEvents {
+                relay: waker.clone(),
+            }),
             &metrics,
         );
         let readiness = Readiness {

@@ -114,7 +114,11 @@ async fn replicas_starting_together_migrate_once_and_both_serve() {
     // Each migration recorded once, in the service's own schema.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/order_query");
     let shipped = std::fs::read_dir(dir).unwrap().count() as i64;
-    assert_eq!(a.count("SELECT count(*) AS n FROM order_query.__diesel_schema_migrations").await, shipped);
+    assert_eq!(
+        a.count("SELECT count(*) AS n FROM order_query.__diesel_schema_migrations")
+            .await,
+        shipped
+    );
     assert_eq!(
         a.count(
             "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'"

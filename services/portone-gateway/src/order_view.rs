@@ -19,7 +19,12 @@ pub struct OrderEvents {
 
 #[async_trait::async_trait]
 impl EventHandler for OrderEvents {
-    async fn handle(&self, conn: &mut AsyncPgConnection, envelope: &RawEnvelope, event: Event) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        envelope: &RawEnvelope,
+        event: Event,
+    ) -> Result<(), HandlerError> {
         let id = envelope.order_id.as_str();
         let now = chrono::Utc::now();
         let (to, from, paid_by): (OrderStatus, &[&str], Option<String>) = match event {
@@ -43,7 +48,9 @@ impl EventHandler for OrderEvents {
             }
             Event::OrderPaid(p) => (OrderStatus::Paid, &["awaiting_payment"], p.imp_uid),
             Event::OrderExpired(_) => (OrderStatus::Expired, &["awaiting_payment"], None),
-            Event::OrderCancelled(_) => (OrderStatus::Cancelled, &["awaiting_payment", "paid"], None),
+            Event::OrderCancelled(_) => {
+                (OrderStatus::Cancelled, &["awaiting_payment", "paid"], None)
+            }
             _ => return Ok(()),
         };
         diesel::update(orders::table.find(id).filter(orders::status.eq_any(from)))

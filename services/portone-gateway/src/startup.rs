@@ -42,8 +42,14 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 fn portone_client(settings: &Settings) -> anyhow::Result<(PortOneClient, String)> {
     let p = &settings.portone;
     let imp_key = p.imp_key.clone().context("portone.imp_key is not set")?;
-    let imp_secret = p.imp_secret.clone().context("portone.imp_secret is not set")?;
-    let channel_key = p.channel_key.clone().context("portone.channel_key is not set")?;
+    let imp_secret = p
+        .imp_secret
+        .clone()
+        .context("portone.imp_secret is not set")?;
+    let channel_key = p
+        .channel_key
+        .clone()
+        .context("portone.channel_key is not set")?;
     let mut config = PortOneConfig::new(p.base_url.clone(), imp_key, imp_secret);
     config.timeout = p.timeout;
     Ok((PortOneClient::new(config)?, channel_key))
@@ -57,20 +63,35 @@ impl Application {
         let metrics = Metrics::new(settings.service.name());
         let shutdown = CancellationToken::new();
 
-        let relay = OutboxRelay::new(pool.clone(), RelayConfig::from_settings(&settings, SCHEMA), &metrics);
+        let relay = OutboxRelay::new(
+            pool.clone(),
+            RelayConfig::from_settings(&settings, SCHEMA),
+            &metrics,
+        );
         let relay_waker = relay.waker();
         let voider_waker = Arc::new(Notify::new());
         let consumer = Consumer::new(
             pool.clone(),
             ConsumerConfig::from_settings(&settings, SCHEMA, order_view::CONSUMES),
-            Arc::new(order_view::OrderEvents { voider: voider_waker.clone() }),
+            Arc::new(order_view::OrderEvents {
+                voider: voider_waker.clone(),
+            }),
             &metrics,
         );
-        let readiness = Readiness { pool: Some(pool.clone()), broker: vec![relay.health(), consumer.health()] };
+        let readiness = Readiness {
+            pool: Some(pool.clone()),
+            broker: vec![relay.health(), consumer.health()],
+        };
         let tasks = vec![
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
-            tokio::spawn(voider::run(pool.clone(), client.clone(), voider_waker, relay_waker.clone(), shutdown.child_token())),
+            tokio::spawn(voider::run(
+                pool.clone(),
+                client.clone(),
+                voider_waker,
+                relay_waker.clone(),
+                shutdown.child_token(),
+            )),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
@@ -106,15 +127,36 @@ impl Application {
                 .service(
                     web::scope("/v1")
                         .wrap(from_fn(http::require_bearer))
-                        .route("/orders/{order_id}/cvs", web::post().to(payments::issue_cvs))
-                        .route("/orders/{order_id}/cvs", web::delete().to(payments::void_cvs))
+                        .route(
+                            "/orders/{order_id}/cvs",
+                            web::post().to(payments::issue_cvs),
+                        )
+                        .route(
+                            "/orders/{order_id}/cvs",
+                            web::delete().to(payments::void_cvs),
+                        )
                         .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
                         .route("/billing-keys", web::get().to(billing_keys::list))
-                        .route("/billing-keys/{customer_uid}", web::get().to(billing_keys::get))
-                        .route("/billing-keys/{customer_uid}", web::post().to(billing_keys::issue))
-                        .route("/billing-keys/{customer_uid}", web::delete().to(billing_keys::delete))
-                        .route("/billing-keys/{customer_uid}/payments", web::get().to(billing_keys::payments))
-                        .route("/billing-keys/{customer_uid}/schedules", web::get().to(billing_keys::schedules)),
+                        .route(
+                            "/billing-keys/{customer_uid}",
+                            web::get().to(billing_keys::get),
+                        )
+                        .route(
+                            "/billing-keys/{customer_uid}",
+                            web::post().to(billing_keys::issue),
+                        )
+                        .route(
+                            "/billing-keys/{customer_uid}",
+                            web::delete().to(billing_keys::delete),
+                        )
+                        .route(
+                            "/billing-keys/{customer_uid}/payments",
+                            web::get().to(billing_keys::payments),
+                        )
+                        .route(
+                            "/billing-keys/{customer_uid}/schedules",
+                            web::get().to(billing_keys::schedules),
+                        ),
                 )
                 .default_service(web::to(http::error::not_found))
         })
@@ -124,7 +166,12 @@ impl Application {
         .run();
         http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "portone-gateway listening");
-        Ok(Self { port, server, shutdown, tasks })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            tasks,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -44,7 +44,9 @@ impl Verdict {
 }
 
 fn at(unix: Option<i64>) -> DateTime<Utc> {
-    unix.filter(|t| *t > 0).and_then(|t| Utc.timestamp_opt(t, 0).single()).unwrap_or_else(Utc::now)
+    unix.filter(|t| *t > 0)
+        .and_then(|t| Utc.timestamp_opt(t, 0).single())
+        .unwrap_or_else(Utc::now)
 }
 
 pub fn method_of(payment: &Payment) -> PaymentMethod {
@@ -72,7 +74,10 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
                 return Ok(Verdict::UnknownOrder);
             };
             if payment.amount != order_amount {
-                return Ok(Verdict::AmountMismatch { expected: order_amount, actual: payment.amount });
+                return Ok(Verdict::AmountMismatch {
+                    expected: order_amount,
+                    actual: payment.amount,
+                });
             }
             let known: Option<(String, String)> = payments::table
                 .find(&payment.imp_uid)
@@ -89,7 +94,8 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
             let status = known.as_ref().map(|(s, _)| s.as_str());
             let now = Utc::now();
             let method = method_of(payment);
-            let money = Money::new(payment.amount).map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
+            let money = Money::new(payment.amount)
+                .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
             match (&payment.status, status) {
                 (PaymentStatus::Paid, Some("paid" | "cancelled")) => Ok(Verdict::Duplicate),
                 (PaymentStatus::Paid, _) => {
@@ -109,18 +115,37 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
                         .set((payments::status.eq("paid"), payments::paid_at.eq(paid_at)))
                         .execute(conn)
                         .await?;
-                    let event = PaymentPaid { imp_uid: payment.imp_uid.clone(), pay_method: method, amount: money, paid_at };
-                    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, event)).await?;
+                    let event = PaymentPaid {
+                        imp_uid: payment.imp_uid.clone(),
+                        pay_method: method,
+                        amount: money,
+                        paid_at,
+                    };
+                    messaging::enqueue(
+                        conn,
+                        SCHEMA,
+                        &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
+                    )
+                    .await?;
                     Ok(Verdict::Recorded("paid"))
                 }
                 (PaymentStatus::Cancelled, Some("paid")) => {
                     let cancelled_at = at(payment.cancelled_at);
                     diesel::update(payments::table.find(&payment.imp_uid))
-                        .set((payments::status.eq("cancelled"), payments::cancelled_at.eq(cancelled_at)))
+                        .set((
+                            payments::status.eq("cancelled"),
+                            payments::cancelled_at.eq(cancelled_at),
+                        ))
                         .execute(conn)
                         .await?;
-                    let cancelled_amount = Money::new(if payment.cancel_amount.is_zero() { payment.amount } else { payment.cancel_amount })
-                        .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
+                    let cancelled_amount = Money::new(if payment.cancel_amount.is_zero() {
+                        payment.amount
+                    } else {
+                        payment.cancel_amount
+                    })
+                    .map_err(|e| {
+                        diesel::result::Error::DeserializationError(e.to_string().into())
+                    })?;
                     let event = PaymentCancelled {
                         imp_uid: payment.imp_uid.clone(),
                         pay_method: method,
@@ -128,12 +153,21 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
                         cancelled_at,
                         reason: payment.cancel_reason.clone(),
                     };
-                    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id.clone(), now, event)).await?;
+                    messaging::enqueue(
+                        conn,
+                        SCHEMA,
+                        &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
+                    )
+                    .await?;
                     Ok(Verdict::Recorded("cancelled"))
                 }
                 // A barcode cancelled at PortOne before anyone paid it: it is void.
                 (PaymentStatus::Cancelled, Some(s @ ("ready" | "voiding"))) => {
-                    let reason = if s == "voiding" { "voided by the gateway" } else { "cancelled at PortOne" };
+                    let reason = if s == "voiding" {
+                        "voided by the gateway"
+                    } else {
+                        "cancelled at PortOne"
+                    };
                     mark_voided(conn, &payment.imp_uid, order_id.clone(), reason).await?;
                     Ok(Verdict::Recorded("voided"))
                 }
@@ -164,10 +198,23 @@ pub async fn mark_voided(
 ) -> Result<(), diesel::result::Error> {
     let now = Utc::now();
     diesel::update(payments::table.find(imp_uid))
-        .set((payments::status.eq("voided"), payments::voided_at.eq(now), payments::void_reason.eq(reason)))
+        .set((
+            payments::status.eq("voided"),
+            payments::voided_at.eq(now),
+            payments::void_reason.eq(reason),
+        ))
         .execute(conn)
         .await?;
-    let event = PaymentCvsVoided { imp_uid: imp_uid.to_owned(), reason: reason.to_owned(), voided_at: now };
-    messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, order_id, now, event)).await?;
+    let event = PaymentCvsVoided {
+        imp_uid: imp_uid.to_owned(),
+        reason: reason.to_owned(),
+        voided_at: now,
+    };
+    messaging::enqueue(
+        conn,
+        SCHEMA,
+        &EventEnvelope::new(PRODUCER, order_id, now, event),
+    )
+    .await?;
     Ok(())
 }

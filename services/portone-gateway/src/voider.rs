@@ -13,7 +13,13 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(pool: PgPool, client: PortOneClient, wake: Arc<Notify>, relay: Arc<Notify>, shutdown: CancellationToken) {
+pub async fn run(
+    pool: PgPool,
+    client: PortOneClient,
+    wake: Arc<Notify>,
+    relay: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
     loop {
         match sweep(&pool, &client).await {
             Ok(0) => {}
@@ -45,7 +51,11 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
         let order_id = OrderId::parse(&order_id).expect("constrained by the schema");
         match client.revoke_cvs(&imp_uid).await {
             Ok(_) => {
-                let reason: Option<String> = payments::table.find(&imp_uid).select(payments::void_reason).get_result(&mut conn).await?;
+                let reason: Option<String> = payments::table
+                    .find(&imp_uid)
+                    .select(payments::void_reason)
+                    .get_result(&mut conn)
+                    .await?;
                 let reason = reason.unwrap_or_else(|| "voided".into());
                 let done = conn
                     .transaction(async |conn| -> Result<bool, diesel::result::Error> {
@@ -73,7 +83,9 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
                 // The barcode may have been paid at the store just before: then PortOne refuses
                 // the void, and what PortOne says now decides.
                 if let Ok(payment) = client.get_payment(&imp_uid).await {
-                    if payment.status == PaymentStatus::Paid || payment.status == PaymentStatus::Cancelled {
+                    if payment.status == PaymentStatus::Paid
+                        || payment.status == PaymentStatus::Cancelled
+                    {
                         let verdict = verify::apply(pool, &payment).await?;
                         tracing::warn!(imp_uid = %imp_uid, verdict = verdict.as_str(), "barcode could not be voided; applied PortOne's state instead");
                         continue;

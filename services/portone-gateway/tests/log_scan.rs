@@ -25,19 +25,45 @@ impl Write for Buffer {
 async fn no_secret_card_number_or_contact_detail_is_logged() {
     let buffer = Buffer::default();
     let writer = buffer.clone();
-    tracing_subscriber::fmt().json().with_env_filter("debug").with_writer(move || writer.clone()).init();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .init();
 
     let s = stack().await;
     s.order("LOG-1", "cvs").await;
-    let imp_uid = s.issue_ok("LOG-1").await["imp_uid"].as_str().unwrap().to_owned();
+    let imp_uid = s.issue_ok("LOG-1").await["imp_uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, _) = s.control(&format!("/cvs/{imp_uid}/pay"), json!({})).await;
     assert_eq!(status, 200);
-    assert!(testkit::eventually(WAIT, || async { s.order_status("LOG-1").await["status"] == "paid" }).await);
+    assert!(
+        testkit::eventually(WAIT, || async {
+            s.order_status("LOG-1").await["status"] == "paid"
+        })
+        .await
+    );
     s.control("/revoke-tokens", json!({})).await;
     let card = json!({"card_number": "5365-1011-2233-4455", "expiry": "2031-01", "birth": "770707", "pwd_2digit": "42"});
-    let res = s.client.post(format!("{}/v1/billing-keys/log_cust", s.gateway)).bearer_auth(TOKEN).json(&card).send().await.unwrap();
+    let res = s
+        .client
+        .post(format!("{}/v1/billing-keys/log_cust", s.gateway))
+        .bearer_auth(TOKEN)
+        .json(&card)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let refused = s.client.post(format!("{}/v1/billing-keys/log_cust2", s.gateway)).bearer_auth(TOKEN).json(&json!({"card_number": "5365101122334455", "expiry": "bad"})).send().await.unwrap();
+    let refused = s
+        .client
+        .post(format!("{}/v1/billing-keys/log_cust2", s.gateway))
+        .bearer_auth(TOKEN)
+        .json(&json!({"card_number": "5365101122334455", "expiry": "bad"}))
+        .send()
+        .await
+        .unwrap();
     assert!(refused.status().is_client_error());
     let token: serde_json::Value = s
         .client
@@ -49,7 +75,10 @@ async fn no_secret_card_number_or_contact_detail_is_logged() {
         .json()
         .await
         .unwrap();
-    let access_token = token["response"]["access_token"].as_str().unwrap().to_owned();
+    let access_token = token["response"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("barcode issued"), "the run was logged");

@@ -9,7 +9,8 @@ pub mod request_id;
 
 pub use auth::{require_bearer, ApiTokens};
 pub use bankda_access::{
-    bankda_response, read_limited, require_bankda_ip, too_large_reply, BankdaAccess, BodyError, ClientIp,
+    bankda_response, read_limited, require_bankda_ip, too_large_reply, BankdaAccess, BodyError,
+    ClientIp,
 };
 pub use error::{json_config, path_config, query_config, ApiError};
 pub use ops::{configure_ops, ComponentHealth, Readiness};

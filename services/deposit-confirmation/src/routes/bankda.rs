@@ -5,7 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use common::bankda::{parse_confirm_request, BankdaReply};
 use platform::db::PgPool;
-use platform::http::{bankda_response, read_limited, too_large_reply, BodyError, ClientIp, RequestId};
+use platform::http::{
+    bankda_response, read_limited, too_large_reply, BodyError, ClientIp, RequestId,
+};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -35,8 +37,12 @@ pub async fn confirm(
 ) -> HttpResponse {
     let body = match read_limited(payload, limits.max_body_bytes).await {
         Ok(b) => b,
-        Err(BodyError::TooLarge(_)) => return bankda_response(StatusCode::PAYLOAD_TOO_LARGE, &too_large_reply()),
-        Err(BodyError::Io(_)) => return bankda_response(StatusCode::BAD_REQUEST, &BankdaReply::json_format_error()),
+        Err(BodyError::TooLarge(_)) => {
+            return bankda_response(StatusCode::PAYLOAD_TOO_LARGE, &too_large_reply())
+        }
+        Err(BodyError::Io(_)) => {
+            return bankda_response(StatusCode::BAD_REQUEST, &BankdaReply::json_format_error())
+        }
     };
     let requested = match parse_confirm_request(&body) {
         Ok(r) => r,
@@ -46,28 +52,50 @@ pub async fn confirm(
         }
     };
     if requested.len() > limits.max_batch {
-        tracing::warn!(size = requested.len(), max = limits.max_batch, "Bankda confirmation batch over the limit; nothing confirmed");
+        tracing::warn!(
+            size = requested.len(),
+            max = limits.max_batch,
+            "Bankda confirmation batch over the limit; nothing confirmed"
+        );
         let reply = BankdaReply {
             return_code: "400".into(),
-            description: format!("요청 건수 초과: 한 번에 최대 {}건 (요청 {}건)", limits.max_batch, requested.len()),
+            description: format!(
+                "요청 건수 초과: 한 번에 최대 {}건 (요청 {}건)",
+                limits.max_batch,
+                requested.len()
+            ),
             orders: None,
         };
         return bankda_response(StatusCode::BAD_REQUEST, &reply);
     }
-    let caller = Caller { source_ip: client.0.to_string(), request_id: request_id.0 };
+    let caller = Caller {
+        source_ip: client.0.to_string(),
+        request_id: request_id.0,
+    };
     match confirm::confirm(&pool, &requested, &caller).await {
         Ok(failures) => {
             waker.0.notify_one();
-            tracing::info!(requested = requested.len(), failed = failures.len(), "Bankda confirmation applied");
+            tracing::info!(
+                requested = requested.len(),
+                failed = failures.len(),
+                "Bankda confirmation applied"
+            );
             if failures.is_empty() {
                 bankda_response(StatusCode::OK, &BankdaReply::ok())
             } else {
-                bankda_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &BankdaReply::failed_orders(failures))
+                bankda_response(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    &BankdaReply::failed_orders(failures),
+                )
             }
         }
         Err(e) => {
             tracing::warn!(error = %e, "Bankda confirmation failed on the database; nothing confirmed");
-            let reply = BankdaReply { return_code: "503".into(), description: "일시적 오류, 잠시 후 다시 시도".into(), orders: None };
+            let reply = BankdaReply {
+                return_code: "503".into(),
+                description: "일시적 오류, 잠시 후 다시 시도".into(),
+                orders: None,
+            };
             bankda_response(StatusCode::SERVICE_UNAVAILABLE, &reply)
         }
     }

@@ -22,12 +22,24 @@ pub struct DepositHistory {
     params(("order_id" = String, Path)),
     responses((status = 200, body = DepositHistory),
         (status = 404, description = "`deposit_not_found`: Bankda never named this order", body = platform::http::error::ErrorBody)))]
-pub async fn get(pool: web::Data<PgPool>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::not_found("deposit_not_found", format!("Bankda has sent nothing about order '{path}'"));
+pub async fn get(
+    pool: web::Data<PgPool>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || {
+        ApiError::not_found(
+            "deposit_not_found",
+            format!("Bankda has sent nothing about order '{path}'"),
+        )
+    };
     let id = OrderId::parse(&path).map_err(|_| not_found())?;
     let (confirmation, records) = confirm::history(&pool, &id).await?;
     if records.is_empty() {
         return Err(not_found());
     }
-    Ok(HttpResponse::Ok().json(DepositHistory { order_id: id.to_string(), confirmation, records }))
+    Ok(HttpResponse::Ok().json(DepositHistory {
+        order_id: id.to_string(),
+        confirmation,
+        records,
+    }))
 }

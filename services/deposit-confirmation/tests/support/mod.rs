@@ -29,7 +29,13 @@ impl Drop for Stack {
     }
 }
 
-pub fn settings(service: Service, db_url: &str, exchange: &str, queue: &str, extra: &[(&str, &str)]) -> Settings {
+pub fn settings(
+    service: Service,
+    db_url: &str,
+    exchange: &str,
+    queue: &str,
+    extra: &[(&str, &str)],
+) -> Settings {
     let mut all: Vec<(&str, &str)> = vec![
         ("database.url", db_url),
         ("http.host", "127.0.0.1"),
@@ -53,10 +59,24 @@ pub async fn stack(deposit_extra: &[(&str, &str)]) -> Stack {
     let exchange = testkit::unique("pbt.events.");
     let oq_queue = testkit::unique("pbt.order-query.");
     let dc_queue = testkit::unique("pbt.deposit-confirmation.");
-    let oq = order_query::startup::Application::build(settings(Service::OrderQuery, &db_url, &exchange, &oq_queue, &[])).await.unwrap();
-    let dc = deposit_confirmation::startup::Application::build(settings(Service::DepositConfirmation, &db_url, &exchange, &dc_queue, deposit_extra))
-        .await
-        .unwrap();
+    let oq = order_query::startup::Application::build(settings(
+        Service::OrderQuery,
+        &db_url,
+        &exchange,
+        &oq_queue,
+        &[],
+    ))
+    .await
+    .unwrap();
+    let dc = deposit_confirmation::startup::Application::build(settings(
+        Service::DepositConfirmation,
+        &db_url,
+        &exchange,
+        &dc_queue,
+        deposit_extra,
+    ))
+    .await
+    .unwrap();
     let stack = Stack {
         order_query: format!("http://127.0.0.1:{}", oq.port()),
         deposits: format!("http://127.0.0.1:{}", dc.port()),
@@ -88,7 +108,12 @@ impl Stack {
     pub async fn wait_ready(&self) {
         for base in [&self.order_query, &self.deposits] {
             let ok = testkit::eventually(WAIT, || async {
-                self.client.get(format!("{base}/health/ready")).send().await.map(|r| r.status() == 200).unwrap_or(false)
+                self.client
+                    .get(format!("{base}/health/ready"))
+                    .send()
+                    .await
+                    .map(|r| r.status() == 200)
+                    .unwrap_or(false)
             })
             .await;
             assert!(ok, "{base} not ready");
@@ -96,7 +121,14 @@ impl Stack {
     }
 
     pub async fn create(&self, id: &str) {
-        let res = self.client.post(format!("{}/v1/orders", self.order_query)).bearer_auth(TOKEN).json(&order(id)).send().await.unwrap();
+        let res = self
+            .client
+            .post(format!("{}/v1/orders", self.order_query))
+            .bearer_auth(TOKEN)
+            .json(&order(id))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
     }
 
@@ -105,19 +137,45 @@ impl Stack {
         for id in ids {
             self.create(id).await;
         }
-        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",");
-        let sql = format!("SELECT count(*) AS n FROM deposit_confirmation.orders WHERE order_id IN ({list})");
-        assert!(testkit::eventually(WAIT, || async { testkit::count(&self.db_url, &sql).await == ids.len() as i64 }).await);
+        let list = ids
+            .iter()
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT count(*) AS n FROM deposit_confirmation.orders WHERE order_id IN ({list})"
+        );
+        assert!(
+            testkit::eventually(WAIT, || async {
+                testkit::count(&self.db_url, &sql).await == ids.len() as i64
+            })
+            .await
+        );
     }
 
     pub async fn confirm(&self, body: &Value) -> (u16, String, String) {
-        let res = self.client.post(format!("{}/bankda/deposits/confirm", self.deposits)).json(body).send().await.unwrap();
+        let res = self
+            .client
+            .post(format!("{}/bankda/deposits/confirm", self.deposits))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         raw(res).await
     }
 
     pub async fn order_status(&self, id: &str) -> String {
-        let res = self.client.get(format!("{}/v1/orders/{id}", self.order_query)).bearer_auth(TOKEN).send().await.unwrap();
-        res.json::<Value>().await.unwrap()["status"].as_str().unwrap().to_owned()
+        let res = self
+            .client
+            .get(format!("{}/v1/orders/{id}", self.order_query))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        res.json::<Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn wait_status(&self, id: &str, status: &str) -> bool {
@@ -131,7 +189,11 @@ impl Stack {
 
 pub async fn raw(res: reqwest::Response) -> (u16, String, String) {
     let status = res.status().as_u16();
-    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, ct, res.text().await.unwrap())
 }
 

@@ -44,24 +44,45 @@ pub async fn list(gw: web::Data<Gateway>, req: HttpRequest) -> Result<HttpRespon
         .map(|(_, v)| v.into_owned())
         .collect();
     if uids.is_empty() || uids.len() > 100 {
-        return Err(ApiError::bad_request("invalid_query", "give 1 to 100 customer_uid[] values"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "give 1 to 100 customer_uid[] values",
+        ));
     }
-    let keys = gw.client.get_billing_keys(&uids).await.map_err(portone_error)?;
+    let keys = gw
+        .client
+        .get_billing_keys(&uids)
+        .await
+        .map_err(portone_error)?;
     let status = if keys.is_complete() { 200 } else { 207 };
-    Ok(HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("valid"))
-        .json(json!({"customers": keys.customers, "missing": keys.missing})))
+    Ok(
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("valid"))
+            .json(json!({"customers": keys.customers, "missing": keys.missing})),
+    )
 }
 
 #[utoipa::path(get, path = "/v1/billing-keys/{customer_uid}", tag = "billing-keys", security(("bearer" = [])),
     params(("customer_uid" = String, Path)), responses((status = 200), (status = 404, description = "`portone_not_found`")))]
-pub async fn get(gw: web::Data<Gateway>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(gw.client.get_billing_key(&path).await.map_err(portone_error)?))
+pub async fn get(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        gw.client
+            .get_billing_key(&path)
+            .await
+            .map_err(portone_error)?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/billing-keys/{customer_uid}", tag = "billing-keys", security(("bearer" = [])),
     params(("customer_uid" = String, Path)), request_body = IssueBillingKey,
     responses((status = 200, description = "PortOne's customer, card number masked"), (status = 422, description = "`portone_refused`")))]
-pub async fn issue(gw: web::Data<Gateway>, path: web::Path<String>, body: web::Json<IssueBillingKey>) -> Result<HttpResponse, ApiError> {
+pub async fn issue(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+    body: web::Json<IssueBillingKey>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let request = BillingKeyIssueRequest {
         channel_key: gw.channel_key.clone(),
@@ -78,7 +99,11 @@ pub async fn issue(gw: web::Data<Gateway>, path: web::Path<String>, body: web::J
         customer_addr: b.customer_addr,
         customer_postcode: b.customer_postcode,
     };
-    let customer = gw.client.issue_billing_key(&path, &request).await.map_err(portone_error)?;
+    let customer = gw
+        .client
+        .issue_billing_key(&path, &request)
+        .await
+        .map_err(portone_error)?;
     tracing::info!(customer_uid = %path, "billing key issued");
     Ok(HttpResponse::Ok().json(customer))
 }
@@ -91,10 +116,22 @@ pub struct DeleteQuery {
 
 #[utoipa::path(delete, path = "/v1/billing-keys/{customer_uid}", tag = "billing-keys", security(("bearer" = [])),
     params(("customer_uid" = String, Path)), responses((status = 200), (status = 404)))]
-pub async fn delete(gw: web::Data<Gateway>, path: web::Path<String>, query: web::Query<DeleteQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let params = BillingKeyDeleteParams { reason: q.reason, requester: q.requester };
-    Ok(HttpResponse::Ok().json(gw.client.delete_billing_key(&path, &params).await.map_err(portone_error)?))
+    let params = BillingKeyDeleteParams {
+        reason: q.reason,
+        requester: q.requester,
+    };
+    Ok(HttpResponse::Ok().json(
+        gw.client
+            .delete_billing_key(&path, &params)
+            .await
+            .map_err(portone_error)?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -104,8 +141,17 @@ pub struct PageQuery {
 
 #[utoipa::path(get, path = "/v1/billing-keys/{customer_uid}/payments", tag = "billing-keys", security(("bearer" = [])),
     params(("customer_uid" = String, Path), ("page" = Option<u32>, Query)), responses((status = 200), (status = 404)))]
-pub async fn payments(gw: web::Data<Gateway>, path: web::Path<String>, query: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(gw.client.billing_key_payments(&path, query.page).await.map_err(portone_error)?))
+pub async fn payments(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        gw.client
+            .billing_key_payments(&path, query.page)
+            .await
+            .map_err(portone_error)?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -120,13 +166,25 @@ pub struct ScheduleParams {
 #[utoipa::path(get, path = "/v1/billing-keys/{customer_uid}/schedules", tag = "billing-keys", security(("bearer" = [])),
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query), ("page" = Option<u32>, Query), ("schedule-status" = Option<String>, Query)),
     responses((status = 200), (status = 400), (status = 404)))]
-pub async fn schedules(gw: web::Data<Gateway>, path: web::Path<String>, query: web::Query<ScheduleParams>) -> Result<HttpResponse, ApiError> {
+pub async fn schedules(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+    query: web::Query<ScheduleParams>,
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     if q.from > q.to {
-        return Err(ApiError::bad_request("invalid_query", "from must not be after to"));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from must not be after to",
+        ));
     }
     let mut sq = ScheduleQuery::new(q.from, q.to);
     sq.page = q.page;
     sq.schedule_status = q.schedule_status.as_deref().map(ScheduleStatus::from);
-    Ok(HttpResponse::Ok().json(gw.client.billing_key_schedules(&path, &sq).await.map_err(portone_error)?))
+    Ok(HttpResponse::Ok().json(
+        gw.client
+            .billing_key_schedules(&path, &sq)
+            .await
+            .map_err(portone_error)?,
+    ))
 }

@@ -16,10 +16,17 @@ use serde_json::json;
 const CALLBACK_LIMIT: usize = 64 * 1024;
 
 /// A body as JSON or as a form, whichever the content type says.
-async fn read_fields(req: &HttpRequest, payload: web::Payload) -> Result<serde_json::Value, ApiError> {
-    let body = read_limited(payload, CALLBACK_LIMIT)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.to_string()))?;
+async fn read_fields(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<serde_json::Value, ApiError> {
+    let body = read_limited(payload, CALLBACK_LIMIT).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        )
+    })?;
     let is_form = req
         .headers()
         .get("content-type")
@@ -31,7 +38,8 @@ async fn read_fields(req: &HttpRequest, payload: web::Payload) -> Result<serde_j
             .collect();
         Ok(serde_json::Value::Object(map))
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))
     }
 }
 
@@ -39,14 +47,24 @@ async fn read_fields(req: &HttpRequest, payload: web::Payload) -> Result<serde_j
 #[utoipa::path(post, path = "/portone/cvs-confirm", tag = "portone",
     request_body(content = String, description = "`{\"event\":\"Galaxia.Cvs.Confirm\",\"imp_uid\",\"merchant_uid\",\"status\",\"extra\":{...}}`"),
     responses((status = 200, description = "The order still awaits this payment"), (status = 409, description = "Refused: the order is not awaiting it")))]
-pub async fn cvs_confirm(pool: web::Data<PgPool>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn cvs_confirm(
+    pool: web::Data<PgPool>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let fields = read_fields(&req, payload).await?;
-    let ask: CvsConfirmRequest = serde_json::from_value(fields).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let ask: CvsConfirmRequest = serde_json::from_value(fields)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
     let mut conn = db::get(&pool).await?;
     let found: Option<(String, Decimal, String, Decimal)> = payments::table
         .inner_join(orders::table)
         .filter(payments::imp_uid.eq(&ask.imp_uid))
-        .select((payments::status, payments::amount, orders::status, orders::amount))
+        .select((
+            payments::status,
+            payments::amount,
+            orders::status,
+            orders::amount,
+        ))
         .get_result(&mut conn)
         .await
         .optional()
@@ -62,8 +80,12 @@ pub async fn cvs_confirm(pool: web::Data<PgPool>, req: HttpRequest, payload: web
     let refusal = match found {
         None => Some("unknown barcode"),
         Some(_) if !order_id_matches => Some("merchant_uid is not this barcode's order"),
-        Some((payment_status, _, _, _)) if payment_status != "ready" => Some("the barcode is no longer open"),
-        Some((_, _, order_status, _)) if order_status != "awaiting_payment" => Some("the order no longer awaits payment"),
+        Some((payment_status, _, _, _)) if payment_status != "ready" => {
+            Some("the barcode is no longer open")
+        }
+        Some((_, _, order_status, _)) if order_status != "awaiting_payment" => {
+            Some("the order no longer awaits payment")
+        }
         Some((_, paid, _, due)) if paid != due => Some("the amount does not match the order"),
         Some(_) => None,
     };
@@ -94,9 +116,13 @@ pub async fn webhook(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let fields = read_fields(&req, payload).await?;
-    let hint: WebhookNotice = serde_json::from_value(fields).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let hint: WebhookNotice = serde_json::from_value(fields)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
     if hint.imp_uid.is_empty() || hint.imp_uid.len() > 100 {
-        return Err(ApiError::bad_request("invalid_request", "imp_uid is required"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "imp_uid is required",
+        ));
     }
     let (outcome, detail) = match gw.client.get_payment(&hint.imp_uid).await {
         Ok(payment) => {
@@ -106,7 +132,9 @@ pub async fn webhook(
             }
             let verdict = verify::apply(&pool, &payment).await?;
             let detail = match &verdict {
-                Verdict::AmountMismatch { expected, actual } => Some(format!("expected {expected}, PortOne says {actual}")),
+                Verdict::AmountMismatch { expected, actual } => {
+                    Some(format!("expected {expected}, PortOne says {actual}"))
+                }
                 _ => None,
             };
             if matches!(verdict, Verdict::Recorded(_)) {
@@ -120,7 +148,9 @@ pub async fn webhook(
         }
         Err(e) => {
             tracing::warn!(error = %e, imp_uid = %hint.imp_uid, "cannot re-read the payment from PortOne; asking for a retry");
-            return Err(ApiError::unavailable("PortOne could not be reached to verify the payment; retry"));
+            return Err(ApiError::unavailable(
+                "PortOne could not be reached to verify the payment; retry",
+            ));
         }
     };
     let mut conn = db::get(&pool).await?;

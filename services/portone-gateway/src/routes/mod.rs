@@ -10,11 +10,23 @@ use portone::PortOneError;
 pub fn portone_error(e: PortOneError) -> ApiError {
     match &e {
         PortOneError::NotFound { .. } => ApiError::not_found("portone_not_found", e.to_string()),
-        PortOneError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "portone_timeout", e.to_string()),
-        PortOneError::Business { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "portone_refused", e.to_string()),
+        PortOneError::Timeout(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "portone_timeout",
+            e.to_string(),
+        ),
+        PortOneError::Business { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "portone_refused",
+            e.to_string(),
+        ),
         _ => {
             tracing::warn!(error = %e, "PortOne call failed");
-            ApiError::new(StatusCode::BAD_GATEWAY, "portone_unavailable", e.to_string())
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "portone_unavailable",
+                e.to_string(),
+            )
         }
     }
 }

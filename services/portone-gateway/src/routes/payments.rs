@@ -27,23 +27,43 @@ pub struct IssueCvs {
 }
 
 fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
-    let bad = || ApiError::bad_request("invalid_request", "expired_at must be unix seconds or an RFC 3339 time");
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_request",
+            "expired_at must be unix seconds or an RFC 3339 time",
+        )
+    };
     let t = match v {
         serde_json::Value::Number(n) => n.as_i64().ok_or_else(bad)?,
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s).map_err(|_| bad())?.timestamp(),
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|_| bad())?
+            .timestamp(),
         _ => return Err(bad()),
     };
     if t <= Utc::now().timestamp() {
-        return Err(ApiError::bad_request("invalid_request", "expired_at must be in the future"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "expired_at must be in the future",
+        ));
     }
     Ok(t)
 }
 
 fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found("order_not_found", format!("no order '{id}' is known to the gateway"))
+    ApiError::not_found(
+        "order_not_found",
+        format!("no order '{id}' is known to the gateway"),
+    )
 }
 
-type OrderFields = (String, Decimal, Option<String>, Option<String>, Option<String>, String);
+type OrderFields = (
+    String,
+    Decimal,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 /// Issues a convenience-store barcode for an awaiting order. If the order already has an open
 /// barcode, that one is returned.
@@ -53,111 +73,167 @@ type OrderFields = (String, Decimal, Option<String>, Option<String>, Option<Stri
         (status = 200, description = "The barcode already open for this order"),
         (status = 404, description = "`order_not_found`"), (status = 409, description = "`order_not_awaiting`"),
         (status = 422, description = "`portone_refused`, with PortOne's code and message")))]
-pub async fn issue_cvs(gw: web::Data<Gateway>, pool: web::Data<PgPool>, path: web::Path<String>, body: Option<web::Json<IssueCvs>>) -> Result<HttpResponse, ApiError> {
+pub async fn issue_cvs(
+    gw: web::Data<Gateway>,
+    pool: web::Data<PgPool>,
+    path: web::Path<String>,
+    body: Option<web::Json<IssueCvs>>,
+) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&path).map_err(|_| order_not_found(&path))?;
     let body = body.map(|b| b.into_inner()).unwrap_or_default();
     let expired_at = body.expired_at.as_ref().map(parse_expiry).transpose()?;
     let mut conn = db::get(&pool).await?;
     // The order row stays locked while PortOne is asked, so two requests cannot issue two barcodes.
-    let result = conn
-        .transaction(async |conn| -> Result<Result<(u16, serde_json::Value), ApiError>, diesel::result::Error> {
-            let order: Option<OrderFields> = orders::table
-                .find(id.as_str())
-                .select((orders::status, orders::amount, orders::buyer_name, orders::buyer_email, orders::buyer_cellphone, orders::billing_name))
-                .for_update()
-                .get_result(conn)
-                .await
-                .optional()?;
-            let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name)) = order else {
-                return Ok(Err(order_not_found(id.as_str())));
-            };
-            if status != "awaiting_payment" {
-                return Ok(Err(ApiError::conflict("order_not_awaiting", format!("order '{id}' is {status}; no barcode can be issued"))));
-            }
-            let open: Option<String> = payments::table
-                .filter(payments::order_id.eq(id.as_str()))
-                .filter(payments::status.eq("ready"))
-                .select(payments::imp_uid)
-                .get_result(conn)
-                .await
-                .optional()?;
-            if let Some(imp_uid) = open {
-                return Ok(match gw.client.get_payment(&imp_uid).await {
-                    Ok(p) => Ok((200, serde_json::to_value(&p).expect("payments serialise"))),
-                    Err(e) => Err(portone_error(e)),
-                });
-            }
-            let mut request = CvsIssueRequest::new(gw.channel_key.clone(), id.to_string(), amount);
-            request.name = Some(format!("주문 {id}"));
-            request.buyer_name = buyer_name.or(Some(billing_name));
-            request.buyer_email = buyer_email;
-            request.buyer_tel = buyer_tel;
-            request.confirm_url = Some(format!("{}/portone/cvs-confirm", gw.webhook_base_url));
-            request.notice_url = vec![format!("{}/portone/webhook", gw.webhook_base_url)];
-            request.expired_at = expired_at;
-            request.barcode = body.barcode.clone();
-            let payment = match gw.client.issue_cvs(&request).await {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(portone_error(e))),
-            };
-            let now = Utc::now();
-            let expires = payment.vbank_date.filter(|t| *t > 0).and_then(|t| Utc.timestamp_opt(t, 0).single());
-            diesel::insert_into(payments::table)
-                .values((
-                    payments::imp_uid.eq(&payment.imp_uid),
-                    payments::order_id.eq(id.as_str()),
-                    payments::pay_method.eq("cvs"),
-                    payments::amount.eq(amount),
-                    payments::status.eq("ready"),
-                    payments::barcode.eq(&payment.vbank_num),
-                    payments::expired_at.eq(expires),
-                    payments::issued_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-            let event = PaymentCvsIssued {
-                imp_uid: payment.imp_uid.clone(),
-                amount: Money::new(amount).expect("constrained by the schema"),
-                barcode: payment.vbank_num.clone(),
-                expired_at: expires,
-            };
-            messaging::enqueue(conn, SCHEMA, &EventEnvelope::new(PRODUCER, id.clone(), now, event)).await?;
-            tracing::info!(order_id = %id, imp_uid = %payment.imp_uid, "barcode issued");
-            Ok(Ok((201, serde_json::to_value(&payment).expect("payments serialise"))))
-        })
-        .await
-        .map_err(StorageError::from)?;
+    let result =
+        conn
+            .transaction(
+                async |conn| -> Result<
+                    Result<(u16, serde_json::Value), ApiError>,
+                    diesel::result::Error,
+                > {
+                    let order: Option<OrderFields> = orders::table
+                        .find(id.as_str())
+                        .select((
+                            orders::status,
+                            orders::amount,
+                            orders::buyer_name,
+                            orders::buyer_email,
+                            orders::buyer_cellphone,
+                            orders::billing_name,
+                        ))
+                        .for_update()
+                        .get_result(conn)
+                        .await
+                        .optional()?;
+                    let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name)) =
+                        order
+                    else {
+                        return Ok(Err(order_not_found(id.as_str())));
+                    };
+                    if status != "awaiting_payment" {
+                        return Ok(Err(ApiError::conflict(
+                            "order_not_awaiting",
+                            format!("order '{id}' is {status}; no barcode can be issued"),
+                        )));
+                    }
+                    let open: Option<String> = payments::table
+                        .filter(payments::order_id.eq(id.as_str()))
+                        .filter(payments::status.eq("ready"))
+                        .select(payments::imp_uid)
+                        .get_result(conn)
+                        .await
+                        .optional()?;
+                    if let Some(imp_uid) = open {
+                        return Ok(match gw.client.get_payment(&imp_uid).await {
+                            Ok(p) => {
+                                Ok((200, serde_json::to_value(&p).expect("payments serialise")))
+                            }
+                            Err(e) => Err(portone_error(e)),
+                        });
+                    }
+                    let mut request =
+                        CvsIssueRequest::new(gw.channel_key.clone(), id.to_string(), amount);
+                    request.name = Some(format!("주문 {id}"));
+                    request.buyer_name = buyer_name.or(Some(billing_name));
+                    request.buyer_email = buyer_email;
+                    request.buyer_tel = buyer_tel;
+                    request.confirm_url =
+                        Some(format!("{}/portone/cvs-confirm", gw.webhook_base_url));
+                    request.notice_url = vec![format!("{}/portone/webhook", gw.webhook_base_url)];
+                    request.expired_at = expired_at;
+                    request.barcode = body.barcode.clone();
+                    let payment = match gw.client.issue_cvs(&request).await {
+                        Ok(p) => p,
+                        Err(e) => return Ok(Err(portone_error(e))),
+                    };
+                    let now = Utc::now();
+                    let expires = payment
+                        .vbank_date
+                        .filter(|t| *t > 0)
+                        .and_then(|t| Utc.timestamp_opt(t, 0).single());
+                    diesel::insert_into(payments::table)
+                        .values((
+                            payments::imp_uid.eq(&payment.imp_uid),
+                            payments::order_id.eq(id.as_str()),
+                            payments::pay_method.eq("cvs"),
+                            payments::amount.eq(amount),
+                            payments::status.eq("ready"),
+                            payments::barcode.eq(&payment.vbank_num),
+                            payments::expired_at.eq(expires),
+                            payments::issued_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .await?;
+                    let event = PaymentCvsIssued {
+                        imp_uid: payment.imp_uid.clone(),
+                        amount: Money::new(amount).expect("constrained by the schema"),
+                        barcode: payment.vbank_num.clone(),
+                        expired_at: expires,
+                    };
+                    messaging::enqueue(
+                        conn,
+                        SCHEMA,
+                        &EventEnvelope::new(PRODUCER, id.clone(), now, event),
+                    )
+                    .await?;
+                    tracing::info!(order_id = %id, imp_uid = %payment.imp_uid, "barcode issued");
+                    Ok(Ok((
+                        201,
+                        serde_json::to_value(&payment).expect("payments serialise"),
+                    )))
+                },
+            )
+            .await
+            .map_err(StorageError::from)?;
     let (status, payment) = result?;
     gw.relay.notify_one();
-    Ok(HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("valid")).json(payment))
+    Ok(
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("valid"))
+            .json(payment),
+    )
 }
 
 /// Voids the order's open barcode at PortOne.
 #[utoipa::path(delete, path = "/v1/orders/{order_id}/cvs", tag = "payments", security(("bearer" = [])),
     params(("order_id" = String, Path)),
     responses((status = 200, description = "PortOne's payment, now cancelled"), (status = 404, description = "`barcode_not_found`")))]
-pub async fn void_cvs(gw: web::Data<Gateway>, pool: web::Data<PgPool>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let not_found = || ApiError::not_found("barcode_not_found", format!("order '{path}' has no open barcode"));
+pub async fn void_cvs(
+    gw: web::Data<Gateway>,
+    pool: web::Data<PgPool>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || {
+        ApiError::not_found(
+            "barcode_not_found",
+            format!("order '{path}' has no open barcode"),
+        )
+    };
     let id = OrderId::parse(&path).map_err(|_| not_found())?;
     let mut conn = db::get(&pool).await?;
     let result = conn
-        .transaction(async |conn| -> Result<Result<serde_json::Value, ApiError>, diesel::result::Error> {
-            let open: Option<String> = payments::table
-                .filter(payments::order_id.eq(id.as_str()))
-                .filter(payments::status.eq_any(["ready", "voiding"]))
-                .select(payments::imp_uid)
-                .for_update()
-                .get_result(conn)
-                .await
-                .optional()?;
-            let Some(imp_uid) = open else { return Ok(Err(not_found())) };
-            let payment = match gw.client.revoke_cvs(&imp_uid).await {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(portone_error(e))),
-            };
-            verify::mark_voided(conn, &imp_uid, id.clone(), "voided by the merchant").await?;
-            Ok(Ok(serde_json::to_value(&payment).expect("payments serialise")))
-        })
+        .transaction(
+            async |conn| -> Result<Result<serde_json::Value, ApiError>, diesel::result::Error> {
+                let open: Option<String> = payments::table
+                    .filter(payments::order_id.eq(id.as_str()))
+                    .filter(payments::status.eq_any(["ready", "voiding"]))
+                    .select(payments::imp_uid)
+                    .for_update()
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                let Some(imp_uid) = open else {
+                    return Ok(Err(not_found()));
+                };
+                let payment = match gw.client.revoke_cvs(&imp_uid).await {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(portone_error(e))),
+                };
+                verify::mark_voided(conn, &imp_uid, id.clone(), "voided by the merchant").await?;
+                Ok(Ok(
+                    serde_json::to_value(&payment).expect("payments serialise")
+                ))
+            },
+        )
         .await
         .map_err(StorageError::from)?;
     let payment = result?;
@@ -169,7 +245,10 @@ pub async fn void_cvs(gw: web::Data<Gateway>, pool: web::Data<PgPool>, path: web
 #[utoipa::path(get, path = "/v1/payments/{imp_uid}", tag = "payments", security(("bearer" = [])),
     params(("imp_uid" = String, Path)),
     responses((status = 200, description = "PortOne's payment"), (status = 404, description = "`portone_not_found`")))]
-pub async fn get_payment(gw: web::Data<Gateway>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_payment(
+    gw: web::Data<Gateway>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let payment = gw.client.get_payment(&path).await.map_err(portone_error)?;
     Ok(HttpResponse::Ok().json(payment))
 }

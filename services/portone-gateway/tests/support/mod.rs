@@ -31,7 +31,11 @@ impl Drop for Stack {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub async fn stack() -> Stack {
@@ -52,12 +56,27 @@ pub async fn stack() -> Stack {
         all.extend_from_slice(extra);
         Settings::for_tests(service, &all).expect("test settings")
     };
-    let sandbox_settings = Settings::for_tests(Service::PortoneSandbox, &[("http.host", "127.0.0.1"), ("http.port", "0")]).unwrap();
-    let options = SandboxOptions { channel_key: Some(CHANNEL_KEY.into()), ..SandboxOptions::default() };
-    let sandbox = portone_sandbox::startup::Application::build_with(sandbox_settings, options).await.unwrap();
+    let sandbox_settings = Settings::for_tests(
+        Service::PortoneSandbox,
+        &[("http.host", "127.0.0.1"), ("http.port", "0")],
+    )
+    .unwrap();
+    let options = SandboxOptions {
+        channel_key: Some(CHANNEL_KEY.into()),
+        ..SandboxOptions::default()
+    };
+    let sandbox = portone_sandbox::startup::Application::build_with(sandbox_settings, options)
+        .await
+        .unwrap();
     let sandbox_url = format!("http://127.0.0.1:{}", sandbox.port());
 
-    let oq = order_query::startup::Application::build(base(Service::OrderQuery, &testkit::unique("pbt.order-query."), &[])).await.unwrap();
+    let oq = order_query::startup::Application::build(base(
+        Service::OrderQuery,
+        &testkit::unique("pbt.order-query."),
+        &[],
+    ))
+    .await
+    .unwrap();
     // PortOne must be told where to call back before the gateway is listening.
     let port = free_port().to_string();
     let webhook_base = format!("http://127.0.0.1:{port}");
@@ -83,7 +102,11 @@ pub async fn stack() -> Stack {
         order_query: format!("http://127.0.0.1:{}", oq.port()),
         gateway: webhook_base,
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        stops: vec![sandbox.shutdown_token(), oq.shutdown_token(), gw.shutdown_token()],
+        stops: vec![
+            sandbox.shutdown_token(),
+            oq.shutdown_token(),
+            gw.shutdown_token(),
+        ],
     };
     tokio::spawn(sandbox.run_until_stopped());
     tokio::spawn(oq.run_until_stopped());
@@ -91,7 +114,12 @@ pub async fn stack() -> Stack {
     for url in [&s.order_query, &s.gateway] {
         assert!(
             testkit::eventually(WAIT, || async {
-                s.client.get(format!("{url}/health/ready")).send().await.map(|r| r.status() == 200).unwrap_or(false)
+                s.client
+                    .get(format!("{url}/health/ready"))
+                    .send()
+                    .await
+                    .map(|r| r.status() == 200)
+                    .unwrap_or(false)
             })
             .await
         );
@@ -108,14 +136,32 @@ impl Stack {
             "buyer_name": "김영희", "buyer_email": "younghee@example.com", "buyer_cellphone": "010-9876-5432",
             "payment_method": method
         });
-        let res = self.client.post(format!("{}/v1/orders", self.order_query)).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+        let res = self
+            .client
+            .post(format!("{}/v1/orders", self.order_query))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 201);
-        let sql = format!("SELECT count(*) AS n FROM portone_gateway.orders WHERE order_id = '{id}'");
-        assert!(testkit::eventually(WAIT, || async { testkit::count(&self.db_url, &sql).await == 1 }).await);
+        let sql =
+            format!("SELECT count(*) AS n FROM portone_gateway.orders WHERE order_id = '{id}'");
+        assert!(
+            testkit::eventually(WAIT, || async {
+                testkit::count(&self.db_url, &sql).await == 1
+            })
+            .await
+        );
     }
 
     pub async fn issue(&self, id: &str) -> reqwest::Response {
-        self.client.post(format!("{}/v1/orders/{id}/cvs", self.gateway)).bearer_auth(TOKEN).send().await.unwrap()
+        self.client
+            .post(format!("{}/v1/orders/{id}/cvs", self.gateway))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn issue_ok(&self, id: &str) -> Value {
@@ -125,13 +171,27 @@ impl Stack {
     }
 
     pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self.client.post(format!("{}/__sandbox{path}", self.sandbox)).json(&body).send().await.unwrap();
+        let res = self
+            .client
+            .post(format!("{}/__sandbox{path}", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn order_status(&self, id: &str) -> Value {
-        self.client.get(format!("{}/v1/orders/{id}", self.order_query)).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap()
+        self.client
+            .get(format!("{}/v1/orders/{id}", self.order_query))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
