@@ -15,7 +15,7 @@ use common::events::{Event, RawEnvelope};
 use common::Secret;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
@@ -208,7 +208,24 @@ impl Consumer {
             tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
                 next = deliveries.next() => match next {
-                    Some(Ok(delivery)) => self.process(delivery, shutdown).await,
+                    Some(Ok(first)) => {
+                        // Whatever else the broker has already handed over (up to the prefetch)
+                        // is applied in the same transaction: one commit for many events.
+                        let mut batch = vec![first];
+                        let mut stream_end = None;
+                        while batch.len() < usize::from(self.config.prefetch) {
+                            match deliveries.next().now_or_never() {
+                                Some(Some(Ok(d))) => batch.push(d),
+                                Some(Some(Err(e))) => { stream_end = Some(BrokerError::from(e)); break }
+                                Some(None) => { stream_end = Some(BrokerError::Disconnected); break }
+                                None => break,
+                            }
+                        }
+                        self.process_batch(batch, shutdown).await;
+                        if let Some(e) = stream_end {
+                            break Err(e);
+                        }
+                    }
                     Some(Err(e)) => break Err(e.into()),
                     None => break Err(BrokerError::Disconnected),
                 }
@@ -216,6 +233,120 @@ impl Consumer {
         };
         let _ = connection.close(200, "consumer stopping".into()).await;
         result
+    }
+
+    /// Applies a batch in one transaction, each event under its own savepoint so that one refused
+    /// event does not undo the others. If the database fails, each delivery is retried alone.
+    async fn process_batch(&self, batch: Vec<Delivery>, shutdown: &CancellationToken) {
+        if batch.len() == 1 {
+            let delivery = batch.into_iter().next().expect("one delivery");
+            return self.process(delivery, shutdown).await;
+        }
+        let mut decoded = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            match serde_json::from_slice::<RawEnvelope>(&delivery.data)
+                .map_err(|e| e.to_string())
+                .and_then(|env| {
+                    let event = Event::decode(&env).map_err(|e| e.to_string())?;
+                    Ok((env, event))
+                }) {
+                Ok((env, event)) => decoded.push((delivery, env, event)),
+                // Poison: let the one-by-one path log and dead-letter it.
+                Err(_) => self.process(delivery, shutdown).await,
+            }
+        }
+        if decoded.is_empty() {
+            return;
+        }
+        let items: Vec<(&RawEnvelope, Event)> = decoded
+            .iter()
+            .map(|(_, env, ev)| (env, ev.clone()))
+            .collect();
+        match self.apply_many(&items).await {
+            Ok(outcomes) => {
+                if outcomes.iter().any(|o| matches!(o, Ok(Outcome::Applied))) {
+                    self.handler.after_commit();
+                }
+                for ((delivery, env, _), outcome) in decoded.iter().zip(outcomes) {
+                    let event_type = env.event_type.as_str();
+                    match outcome {
+                        Ok(o) => {
+                            let label = if matches!(o, Outcome::Applied) {
+                                "applied"
+                            } else {
+                                "duplicate"
+                            };
+                            self.metrics
+                                .processed
+                                .with_label_values(&[event_type, label])
+                                .inc();
+                            ack(delivery).await;
+                        }
+                        Err(reason) => {
+                            tracing::error!(event_id = %env.event_id, event_type, order_id = %env.order_id, reason = %reason, "event refused by handler; dead-lettering");
+                            self.metrics
+                                .processed
+                                .with_label_values(&[event_type, "dead_lettered"])
+                                .inc();
+                            reject(delivery).await;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, size = decoded.len(), "batch could not be applied; applying its events one by one");
+                for (delivery, _, _) in decoded {
+                    self.process(delivery, shutdown).await;
+                }
+            }
+        }
+    }
+
+    /// One transaction for many events. The inner `Result` is each event's fate: applied or
+    /// duplicate, or refused by the handler (its savepoint rolled back).
+    async fn apply_many(
+        &self,
+        items: &[(&RawEnvelope, Event)],
+    ) -> Result<Vec<Result<Outcome, String>>, StorageError> {
+        let mut conn = platform::db::get(&self.pool).await?;
+        let schema = self.config.schema.clone();
+        let handler = self.handler.clone();
+        let outcomes = conn
+            .transaction(async move |conn| -> Result<Vec<Result<Outcome, String>>, HandlerError> {
+                let mut outcomes = Vec::with_capacity(items.len());
+                for (envelope, event) in items {
+                    let schema = schema.clone();
+                    let handler = handler.clone();
+                    let one = conn
+                        .transaction(async move |conn| -> Result<Outcome, HandlerError> {
+                            let inserted = diesel::sql_query(format!(
+                                "INSERT INTO {schema}.inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                            ))
+                            .bind::<SqlUuid, _>(envelope.event_id)
+                            .bind::<Text, _>(envelope.event_type.as_str())
+                            .execute(conn)
+                            .await?;
+                            if inserted == 0 {
+                                return Ok(Outcome::Duplicate);
+                            }
+                            handler.handle(conn, envelope, event.clone()).await?;
+                            Ok(Outcome::Applied)
+                        })
+                        .await;
+                    match one {
+                        Ok(o) => outcomes.push(Ok(o)),
+                        Err(HandlerError::Permanent(reason)) => outcomes.push(Err(reason)),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(outcomes)
+            })
+            .await;
+        match outcomes {
+            Ok(o) => Ok(o),
+            Err(HandlerError::Storage(e)) => Err(e),
+            Err(HandlerError::Permanent(reason)) => Err(StorageError::Other(reason)),
+        }
     }
 
     async fn process(&self, delivery: Delivery, shutdown: &CancellationToken) {
@@ -328,6 +459,18 @@ impl Consumer {
                 Ok(Outcome::Applied)
         })
         .await
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    match delivery.ack(BasicAckOptions::default()).await {
+        Ok(true) => {}
+        // The channel this delivery came on is gone; the broker redelivers and the inbox turns
+        // the redelivery into a no-op.
+        Ok(false) => {
+            tracing::warn!("ack not sent (channel was replaced); the event will be redelivered")
+        }
+        Err(e) => tracing::warn!(error = %e, "ack failed; the event will be redelivered"),
     }
 }
 

@@ -149,3 +149,98 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
     assert!(dead.iter().any(|d| d.contains("REFUSED")));
     shutdown.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
+    let db_url = testkit::create_database().await;
+    let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
+    for sql in [
+        "CREATE SCHEMA t",
+        "CREATE TABLE t.inbox (event_id UUID PRIMARY KEY, event_type TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        "CREATE TABLE t.applied (event_id UUID NOT NULL)",
+    ] {
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+    let exchange = testkit::unique("pbt.events.");
+    let queue = testkit::unique("pbt.consumer.");
+    // Everything is queued before the consumer starts, so it arrives in prefetch-sized batches.
+    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
+        .await
+        .unwrap();
+    let channel = amqp.create_channel().await.unwrap();
+    messaging::broker::QueueTopology {
+        exchange: &exchange,
+        queue: &queue,
+        routing_keys: &["order.*"],
+        delivery_limit: 3,
+        expires: Some(Duration::from_secs(300)),
+    }
+    .declare(&channel)
+    .await
+    .unwrap();
+    let mut bodies: Vec<String> = (0..300).map(|i| event(&format!("B-{i}"))).collect();
+    bodies.insert(150, event("REFUSED"));
+    bodies.insert(10, bodies[5].clone());
+    bodies.insert(200, bodies[100].clone());
+    for body in &bodies {
+        channel
+            .basic_publish(
+                exchange.clone().into(),
+                "order.cancelled".into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let settings =
+        Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
+    let consumer = Consumer::new(
+        platform::db::pool(&settings.database),
+        ConsumerConfig {
+            amqp_url: Secret::new(testkit::AMQP_URL.into()),
+            exchange: exchange.clone(),
+            queue: queue.clone(),
+            routing_keys: vec!["order.*".into()],
+            prefetch: 64,
+            delivery_limit: 3,
+            queue_expires: Some(Duration::from_secs(300)),
+            schema: "t".into(),
+            service: "consumer-test".into(),
+        },
+        Arc::new(Recorder),
+        &platform::metrics::Metrics::new("consumer-test"),
+    );
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(consumer.run(shutdown.child_token()));
+    let applied = || testkit::count(&db_url, "SELECT count(*) AS n FROM t.applied");
+    assert!(
+        eventually(Duration::from_secs(20), || async { applied().await == 300 }).await,
+        "{}",
+        applied().await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(applied().await, 300, "duplicates applied once");
+    let dlq = format!("{queue}.dlq");
+    let mut dead = 0;
+    for _ in 0..50 {
+        if channel
+            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+            .is_some()
+        {
+            dead += 1;
+        } else if dead > 0 {
+            break;
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(
+        dead, 1,
+        "only the refused event is dead-lettered; the rest of its batch stands"
+    );
+    shutdown.cancel();
+}
