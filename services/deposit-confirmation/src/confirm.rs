@@ -13,6 +13,7 @@ use common::bankda::{BankdaFailure, RequestedOrder, DESC_NOT_AWAITING, DESC_ORDE
 use common::events::{DepositConfirmed, DepositRefused, EventEnvelope};
 use common::{Money, OrderId, OrderStatus, PaymentMethod, Transition, TransitionOutcome};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Nullable, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use messaging::OutboxMessage;
 use platform::db::{self, PgPool, StorageError};
@@ -95,7 +96,10 @@ pub async fn confirm(
 
                 let mut new_confirmations = Vec::new();
                 let mut events = Vec::new();
-                let mut audit_rows = Vec::with_capacity(requested.len());
+                let mut audit_ids: Vec<String> = Vec::with_capacity(requested.len());
+            let mut audit_outcomes: Vec<&'static str> = Vec::with_capacity(requested.len());
+            let mut audit_statuses: Vec<Option<&'static str>> = Vec::with_capacity(requested.len());
+            let mut audit_events: Vec<Option<uuid::Uuid>> = Vec::with_capacity(requested.len());
                 let mut failures = Vec::new();
                 for r in requested {
                     let received = r.as_received().to_owned();
@@ -165,55 +169,51 @@ pub async fn confirm(
                         }),
                         Outcome::Confirmed | Outcome::AlreadyConfirmed => {}
                     }
-                    audit_rows.push((
-                        audit::at.eq(now),
-                        audit::source_ip.eq(caller.source_ip.clone()),
-                        audit::request_id.eq(caller.request_id.clone()),
-                        audit::order_id.eq(received),
-                        audit::outcome.eq(outcome.as_str()),
-                        audit::order_status.eq(status.map(|s| s.as_str())),
-                        audit::event_id.eq(event_id),
-                    ));
+                    audit_ids.push(received);
+                    audit_outcomes.push(outcome.as_str());
+                    audit_statuses.push(status.map(|s| s.as_str()));
+                    audit_events.push(event_id);
                 }
 
-                if !new_confirmations.is_empty() {
-                    let rows: Vec<_> = new_confirmations
-                        .iter()
-                        .map(|(id, amount, event_id)| {
-                            (
-                                confirmations::order_id.eq(id.as_str()),
-                                confirmations::amount.eq(*amount),
-                                confirmations::event_id.eq(*event_id),
-                                confirmations::confirmed_at.eq(now),
-                                confirmations::request_id.eq(caller.request_id.as_str()),
-                                confirmations::source_ip.eq(caller.source_ip.as_str()),
-                            )
-                        })
-                        .collect();
-                    diesel::insert_into(confirmations::table)
-                        .values(rows)
-                        .execute(conn)
-                        .await?;
-                    let paid: Vec<&str> = new_confirmations
-                        .iter()
-                        .map(|(id, _, _)| id.as_str())
-                        .collect();
-                    diesel::update(orders::table.filter(orders::order_id.eq_any(paid)))
-                        .set((
-                            orders::status.eq(OrderStatus::Paid.as_str()),
-                            orders::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .await?;
-                }
-                // One INSERT per chunk keeps the statement under PostgreSQL's 65535 bind parameters.
-                for chunk in audit_rows.chunks(5000) {
-                    diesel::insert_into(audit::table)
-                        .values(chunk)
-                        .execute(conn)
-                        .await?;
-                }
-                messaging::enqueue_many(conn, SCHEMA, events).await?;
+                // Arrays bound to UNNEST keep each statement the same whatever the batch size, so
+            // PostgreSQL plans it once instead of parsing thousands of bind parameters.
+            if !new_confirmations.is_empty() {
+                let ids: Vec<String> = new_confirmations.iter().map(|(id, _, _)| id.to_string()).collect();
+                let amounts: Vec<Decimal> = new_confirmations.iter().map(|(_, a, _)| *a).collect();
+                let event_ids: Vec<uuid::Uuid> = new_confirmations.iter().map(|(_, _, e)| *e).collect();
+                diesel::sql_query(
+                    "INSERT INTO deposit_confirmation.confirmations (order_id, amount, event_id, confirmed_at, request_id, source_ip) \
+                     SELECT u.order_id, u.amount, u.event_id, $4, $5, $6 FROM UNNEST($1, $2, $3) AS u(order_id, amount, event_id)",
+                )
+                .bind::<Array<Text>, _>(&ids)
+                .bind::<Array<Numeric>, _>(&amounts)
+                .bind::<Array<SqlUuid>, _>(&event_ids)
+                .bind::<Timestamptz, _>(now)
+                .bind::<Text, _>(&caller.request_id)
+                .bind::<Text, _>(&caller.source_ip)
+                .execute(conn)
+                .await?;
+                diesel::sql_query("UPDATE deposit_confirmation.orders SET status = 'paid', updated_at = $2 WHERE order_id = ANY($1)")
+                    .bind::<Array<Text>, _>(&ids)
+                    .bind::<Timestamptz, _>(now)
+                    .execute(conn)
+                    .await?;
+            }
+            diesel::sql_query(
+                "INSERT INTO deposit_confirmation.audit (at, source_ip, request_id, order_id, outcome, order_status, event_id) \
+                 SELECT $1, $2, $3, u.order_id, u.outcome, u.order_status, u.event_id \
+                 FROM UNNEST($4, $5, $6, $7) WITH ORDINALITY AS u(order_id, outcome, order_status, event_id, n) ORDER BY u.n",
+            )
+            .bind::<Timestamptz, _>(now)
+            .bind::<Text, _>(&caller.source_ip)
+            .bind::<Text, _>(&caller.request_id)
+            .bind::<Array<Text>, _>(&audit_ids)
+            .bind::<Array<Text>, _>(&audit_outcomes)
+            .bind::<Array<Nullable<Text>>, _>(&audit_statuses)
+            .bind::<Array<Nullable<SqlUuid>>, _>(&audit_events)
+            .execute(conn)
+            .await?;
+            messaging::enqueue_many(conn, SCHEMA, events).await?;
                 Ok(failures)
             },
         )
