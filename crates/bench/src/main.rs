@@ -1,12 +1,19 @@
-//! `paybridge-bench`: a benchmark command (not a test) for order-query.
+//! `paybridge-bench`: a benchmark command (not a test) for order-query and deposit-confirmation.
 //!
-//! It creates a database of its own, starts order-query in-process (release build, port 0),
-//! seeds orders through the merchant API, then measures:
+//! Part "order-query": it creates a database of its own, starts order-query in-process (release
+//! build, port 0), seeds orders through the merchant API, then measures:
 //! 1. Bankda's list (`GET /bankda/orders`) against the same rows fetched by plain SQL;
 //! 2. Bankda's detail (`POST /bankda/orders/detail`) under fixed concurrency for a fixed time.
 //!
-//! It prints the figures and rewrites the "order-query" section of `docs/benchmarks.md`.
-//! It exits non-zero only on errors (a failed request, a wrong count), never on a missed target.
+//! Part "deposits" (module `deposits`): on another fresh database, order-query and
+//! deposit-confirmation run together and the payment flow is measured (confirmation batches,
+//! sustained confirmations, lag until `order.paid` is visible in order-query).
+//!
+//! It prints the figures and rewrites the "order-query" and "deposit-confirmation" sections of
+//! `docs/benchmarks.md`. It exits non-zero only on errors (a failed request, a wrong count), never
+//! on a missed target.
+
+mod deposits;
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
@@ -37,39 +44,80 @@ const DETAIL_P99_TARGET_MS: f64 = 10.0;
 
 const USAGE: &str = "\
 paybridge-bench: benchmark order-query (seed, Bankda list vs plain SQL, Bankda detail under load)
+and deposit-confirmation (confirmation batches, sustained confirmations, lag until order.paid)
 
 USAGE: paybridge-bench [OPTIONS]
 
 OPTIONS:
-  --concurrency N       detail: concurrent workers (default 16)
-  --seconds N           detail: measured duration in seconds (default 10)
-  --orders N            orders to seed (default 10000)
+  --only PART           run one part only: order-query or deposits (default: both, in that order)
   --seed-concurrency N  concurrent create requests while seeding (default 32)
-  --list-runs N         timed list fetches, endpoint and SQL each (default 50)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
   -h, --help            this text
 
+order-query:
+  --concurrency N       detail: concurrent workers (default 16)
+  --seconds N           detail: measured duration in seconds (default 10)
+  --orders N            orders to seed (default 10000)
+  --list-runs N         timed list fetches, endpoint and SQL each (default 50)
+
+deposits (the part seeds as many orders as its measurements confirm):
+  --batches-100 N       timed confirmation batches of 100 orders (default 20)
+  --batches-1000 N      timed confirmation batches of 1000 orders (default 10)
+  --sustained-orders N  orders confirmed by the sustained run (default 20000)
+  --sustained-senders N concurrent senders in the sustained run (default 4)
+  --sustained-batch N   orders per request in the sustained run (default 500)
+  --lag-rate N          confirmations per second while measuring the lag (default 500)
+  --lag-seconds N       duration of the lag run in seconds (default 10)
+  --lag-batch N         orders per confirmation request in the lag run (default 1)
+  --lag-probe-rate N    diagnostic: the lag again, for 5 s at this rate (default 100; 0 skips it)
+
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    OrderQuery,
+    Deposits,
+}
 
 #[derive(Debug, Clone)]
 struct Args {
+    only: Option<Part>,
     concurrency: usize,
     seconds: u64,
     orders: usize,
     seed_concurrency: usize,
     list_runs: usize,
+    batches_100: usize,
+    batches_1000: usize,
+    sustained_orders: usize,
+    sustained_senders: usize,
+    sustained_batch: usize,
+    lag_rate: usize,
+    lag_seconds: u64,
+    lag_batch: usize,
+    lag_probe_rate: usize,
     docs: Option<PathBuf>,
 }
 
 impl Args {
     fn parse() -> anyhow::Result<Option<Args>> {
         let mut args = Args {
+            only: None,
             concurrency: 16,
             seconds: 10,
             orders: 10_000,
             seed_concurrency: 32,
             list_runs: 50,
+            batches_100: 20,
+            batches_1000: 10,
+            sustained_orders: 20_000,
+            sustained_senders: 4,
+            sustained_batch: 500,
+            lag_rate: 500,
+            lag_seconds: 10,
+            lag_batch: 1,
+            lag_probe_rate: 100,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
         };
         let mut it = std::env::args().skip(1);
@@ -77,11 +125,32 @@ impl Args {
             let mut value = |name: &str| it.next().ok_or_else(|| anyhow!("{name} needs a value"));
             match flag.as_str() {
                 "-h" | "--help" => return Ok(None),
+                "--only" => {
+                    args.only = Some(match value(&flag)?.as_str() {
+                        "order-query" => Part::OrderQuery,
+                        "deposits" | "deposit-confirmation" => Part::Deposits,
+                        other => bail!("--only wants order-query or deposits, got '{other}'"),
+                    })
+                }
                 "--concurrency" => args.concurrency = positive(&flag, &value(&flag)?)?,
                 "--seconds" => args.seconds = positive(&flag, &value(&flag)?)? as u64,
                 "--orders" => args.orders = positive(&flag, &value(&flag)?)?,
                 "--seed-concurrency" => args.seed_concurrency = positive(&flag, &value(&flag)?)?,
                 "--list-runs" => args.list_runs = positive(&flag, &value(&flag)?)?,
+                "--batches-100" => args.batches_100 = positive(&flag, &value(&flag)?)?,
+                "--batches-1000" => args.batches_1000 = positive(&flag, &value(&flag)?)?,
+                "--sustained-orders" => args.sustained_orders = positive(&flag, &value(&flag)?)?,
+                "--sustained-senders" => args.sustained_senders = positive(&flag, &value(&flag)?)?,
+                "--sustained-batch" => args.sustained_batch = positive(&flag, &value(&flag)?)?,
+                "--lag-rate" => args.lag_rate = positive(&flag, &value(&flag)?)?,
+                "--lag-seconds" => args.lag_seconds = positive(&flag, &value(&flag)?)? as u64,
+                "--lag-batch" => args.lag_batch = positive(&flag, &value(&flag)?)?,
+                "--lag-probe-rate" => {
+                    let v = value(&flag)?;
+                    args.lag_probe_rate = v
+                        .parse()
+                        .map_err(|_| anyhow!("--lag-probe-rate wants an integer, got '{v}'"))?
+                }
                 "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
                 "--no-docs" => args.docs = None,
                 other => bail!("unknown argument '{other}'\n\n{USAGE}"),
@@ -89,6 +158,15 @@ impl Args {
         }
         if args.orders > 999_999 {
             bail!("--orders is at most 999999");
+        }
+        if args.sustained_batch > deposits::MAX_BATCH || args.lag_batch > deposits::MAX_BATCH {
+            bail!(
+                "--sustained-batch and --lag-batch are at most {} (bankda.max_confirm_batch)",
+                deposits::MAX_BATCH
+            );
+        }
+        if deposits::Plan::of(&args).total() > 999_999 {
+            bail!("the deposits part would seed more than 999999 orders; lower its counts");
         }
         Ok(Some(args))
     }
@@ -131,31 +209,79 @@ async fn main() {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let db_name = format!("pbbench_{}", uuid::Uuid::new_v4().simple());
+    let args = &args;
     let mut admin = AsyncPgConnection::establish(PG_ADMIN_URL)
         .await
         .context("connecting to PostgreSQL on 127.0.0.1:5432 as postgres")?;
+
+    if args.only != Some(Part::Deposits) {
+        println!("== order-query ==");
+        let report =
+            on_fresh_database(
+                &mut admin,
+                |db_url| async move { with_app(args, &db_url).await },
+            )
+            .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, "## order-query", &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwrote the order-query section of {}", path.display());
+        }
+    }
+
+    if args.only != Some(Part::OrderQuery) {
+        println!("\n== deposit-confirmation ==");
+        let report = on_fresh_database(&mut admin, |db_url| async move {
+            deposits::run(args, &db_url).await
+        })
+        .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, deposits::HEADING, &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "\nwrote the deposit-confirmation section of {}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on a database created for it, dropping the database afterwards (whatever happened).
+async fn on_fresh_database<T, F, Fut>(admin: &mut AsyncPgConnection, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let db_name = format!("pbbench_{}", uuid::Uuid::new_v4().simple());
     diesel::sql_query(format!("CREATE DATABASE {db_name}"))
-        .execute(&mut admin)
+        .execute(admin)
         .await
         .with_context(|| format!("CREATE DATABASE {db_name}"))?;
     println!("database      {db_name} (dropped at the end)");
+    if let Ok(ms) = std::env::var("BENCH_AUTO_EXPLAIN_MS") {
+        for set in [
+            "session_preload_libraries = 'auto_explain'".to_owned(),
+            format!("auto_explain.log_min_duration = {ms}"),
+            "auto_explain.log_analyze = on".to_owned(),
+            "auto_explain.log_buffers = on".to_owned(),
+        ] {
+            diesel::sql_query(format!("ALTER DATABASE {db_name} SET {set}"))
+                .execute(admin)
+                .await?;
+        }
+    }
     let db_url = format!("{PG_BASE_URL}/{db_name}");
 
-    let outcome = with_app(&args, &db_url).await;
+    let outcome = f(db_url).await;
 
     let dropped = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-        .execute(&mut admin)
+        .execute(admin)
         .await
         .with_context(|| format!("DROP DATABASE {db_name}"));
-    let report = outcome?;
+    let value = outcome?;
     dropped?;
-
-    if let Some(path) = &args.docs {
-        write_docs(path, &report).with_context(|| format!("writing {}", path.display()))?;
-        println!("\nwrote the order-query section of {}", path.display());
-    }
-    Ok(())
+    Ok(value)
 }
 
 /// A queue of the bench's own bound to everything on its exchange, keeping at most one message.
@@ -243,6 +369,9 @@ async fn with_app(args: &Args, db_url: &str) -> anyhow::Result<Report> {
             ("http.host", "127.0.0.1"),
             ("api.tokens", TOKEN),
             ("amqp.exchange", &exchange),
+            // A queue of the run's own (not the default `order-query.events`), gone 10 min after.
+            ("amqp.queue", &format!("{exchange}.order-query")),
+            ("amqp.queue_expires", "10m"),
             ("log.level", "warn"),
         ],
     )?;
@@ -296,7 +425,7 @@ async fn measure(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Report>
         .build()
         .context("building the HTTP client")?;
 
-    let seed = seed(&client, &base, args).await?;
+    let seed = seed(&client, &base, 1..=args.orders, args.seed_concurrency).await?;
     println!(
         "\n[1] seed      {} orders (2 items each), {} concurrent: {:.2} s, {:.0} orders/s (create median {}, p99 {})",
         args.orders,
@@ -307,13 +436,14 @@ async fn measure(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Report>
         ms(seed.stats.p99),
     );
 
-    let drained = wait_for_outbox(db_url).await?;
+    let drained = wait_for_outbox(db_url, "order_query").await?;
     println!(
         "    outbox    the seeding's {} events were on the broker {:.2} s after the last create",
         args.orders,
         drained.as_secs_f64()
     );
 
+    let cpu_start = CpuSample::now();
     let list = bench_list(&client, &base, db_url, args).await?;
     println!(
         "\n[2] list      GET /bankda/orders: {} orders, {:.1} MiB body; {} timed runs after {} warm-ups",
@@ -373,11 +503,16 @@ async fn measure(args: &Args, db_url: &str, port: u16) -> anyhow::Result<Report>
         verdict(to_ms(detail.stats.p99) <= DETAIL_P99_TARGET_MS)
     );
 
+    let cpu = CpuUse::between(cpu_start, CpuSample::now());
+    if let Some(c) = &cpu {
+        println!("\n    machine CPU during list and detail: {}", c.describe());
+    }
     let report = Report {
         args: args.clone(),
         seed,
         list,
         detail,
+        cpu,
         http_workers: 0,
         pool_size: 0,
         finished_at: Utc::now(),
@@ -423,18 +558,25 @@ fn create_body(i: usize) -> String {
     .to_string()
 }
 
-async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::Result<SeedResult> {
-    let next = Arc::new(AtomicUsize::new(1));
+/// Creates orders `ids` (B-000001 …) through `POST /v1/orders`, `concurrency` requests in flight.
+async fn seed(
+    client: &reqwest::Client,
+    base: &str,
+    ids: std::ops::RangeInclusive<usize>,
+    concurrency: usize,
+) -> anyhow::Result<SeedResult> {
+    let count = ids.clone().count();
+    let next = Arc::new(AtomicUsize::new(*ids.start()));
     let url = Arc::new(format!("{base}/v1/orders"));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.seed_concurrency);
-    for _ in 0..args.seed_concurrency {
-        let (client, next, url, total) = (client.clone(), next.clone(), url.clone(), args.orders);
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (client, next, url, last) = (client.clone(), next.clone(), url.clone(), *ids.end());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i > total {
+                if i > last {
                     return Ok::<_, anyhow::Error>(latencies);
                 }
                 let t0 = Instant::now();
@@ -459,14 +601,14 @@ async fn seed(client: &reqwest::Client, base: &str, args: &Args) -> anyhow::Resu
             }
         }));
     }
-    let mut all = Vec::with_capacity(args.orders);
+    let mut all = Vec::with_capacity(count);
     for t in tasks {
         all.extend(t.await??);
     }
     let elapsed = started.elapsed();
     Ok(SeedResult {
         elapsed,
-        throughput: args.orders as f64 / elapsed.as_secs_f64(),
+        throughput: count as f64 / elapsed.as_secs_f64(),
         stats: Stats::of(all),
     })
 }
@@ -479,13 +621,13 @@ struct Pending {
 
 /// Waits until the outbox relay has published the seeding's events, so that its work (and
 /// RabbitMQ's) does not overlap the timed runs.
-async fn wait_for_outbox(db_url: &str) -> anyhow::Result<Duration> {
+async fn wait_for_outbox(db_url: &str, schema: &str) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let mut conn = AsyncPgConnection::establish(db_url).await?;
     loop {
-        let p: Pending = diesel::sql_query(
-            "SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL",
-        )
+        let p: Pending = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM {schema}.outbox WHERE published_at IS NULL"
+        ))
         .get_result(&mut conn)
         .await
         .context("counting unpublished outbox events")?;
@@ -556,8 +698,7 @@ const PLAIN_SQL: &str = "SELECT order_id, buyer_name, buyer_email, buyer_cellpho
 
 /// The query behind `GET /bankda/orders` (order-query's `store::bankda_list_body`), timed
 /// on its own to split the endpoint's time between PostgreSQL and the HTTP layer.
-const SERVICE_LIST_SQL: &str =
-    "SELECT bankda_doc FROM order_query.orders \
+const SERVICE_LIST_SQL: &str = "SELECT bankda_doc FROM order_query.orders \
      WHERE status = 'awaiting_payment' AND payment_method = 'bank_transfer' ORDER BY seq";
 
 #[derive(QueryableByName)]
@@ -909,6 +1050,7 @@ struct Report {
     seed: SeedResult,
     list: ListResult,
     detail: DetailResult,
+    cpu: Option<CpuUse>,
     http_workers: usize,
     pool_size: u32,
     finished_at: DateTime<Utc>,
@@ -996,42 +1138,7 @@ impl Report {
     }
 
     fn summary_table(&self) -> String {
-        let rows = self.rows();
-        let head = ["measure", "figure", "target", ""];
-        let width = |i: usize| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        };
-        let w = [width(0), width(1), width(2)];
-        let pad =
-            |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
-        let mut out = String::from("summary\n");
-        let line = |r: [&str; 4]| {
-            format!(
-                "  {}  {}  {}  {}\n",
-                pad(r[0], w[0]),
-                pad(r[1], w[1]),
-                pad(r[2], w[2]),
-                r[3]
-            )
-            .trim_end()
-            .to_owned()
-                + "\n"
-        };
-        out += &line(head);
-        out += &line([
-            "-".repeat(w[0]).as_str(),
-            "-".repeat(w[1]).as_str(),
-            "-".repeat(w[2]).as_str(),
-            "",
-        ]);
-        for r in &rows {
-            out += &line([&r[0], &r[1], &r[2], &r[3]]);
-        }
-        out
+        render_table(&self.rows())
     }
 
     fn markdown_section(&self) -> String {
@@ -1086,7 +1193,156 @@ impl Report {
             s += &format!("| {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3]);
         }
         s += "\nPercentiles are nearest-rank over the timed requests of this one run.\n";
+        if let Some(c) = &self.cpu {
+            s += &format!(
+                "Machine CPU (all {} cores) during list and detail: {}.\n",
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(0),
+                c.describe()
+            );
+        }
         s
+    }
+}
+
+/// The (measure, figure, target, verdict) rows as an aligned plain-text table.
+fn render_table(rows: &[[String; 4]]) -> String {
+    let head = ["measure", "figure", "target", ""];
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([head[i].chars().count()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w = [width(0), width(1), width(2)];
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+    let mut out = String::from("summary\n");
+    let line = |r: [&str; 4]| {
+        format!(
+            "  {}  {}  {}  {}\n",
+            pad(r[0], w[0]),
+            pad(r[1], w[1]),
+            pad(r[2], w[2]),
+            r[3]
+        )
+        .trim_end()
+        .to_owned()
+            + "\n"
+    };
+    out += &line(head);
+    out += &line([
+        "-".repeat(w[0]).as_str(),
+        "-".repeat(w[1]).as_str(),
+        "-".repeat(w[2]).as_str(),
+        "",
+    ]);
+    for r in rows {
+        out += &line([&r[0], &r[1], &r[2], &r[3]]);
+    }
+    out
+}
+
+/// CPU time (clock ticks, all cores) of the machine, of this process (both services and the bench
+/// client), of PostgreSQL's processes and of RabbitMQ's, read from /proc.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    total: u64,
+    busy: u64,
+    own: u64,
+    postgres: u64,
+    rabbitmq: u64,
+}
+
+impl CpuSample {
+    fn now() -> Option<CpuSample> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let cpu: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal (guest time is already in user)
+        let total: u64 = cpu.iter().take(8).sum();
+        let idle = cpu.get(3)? + cpu.get(4).copied().unwrap_or(0);
+        let mut sample = CpuSample {
+            total,
+            busy: total.saturating_sub(idle),
+            own: process_ticks("/proc/self/stat").map(|(_, t)| t)?,
+            postgres: 0,
+            rabbitmq: 0,
+        };
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let name = entry.file_name();
+            if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if let Some((comm, ticks)) = process_ticks(&entry.path().join("stat").to_string_lossy())
+            {
+                if comm == "postgres" {
+                    sample.postgres += ticks;
+                } else if comm.starts_with("beam") || comm == "erl_child_setup" {
+                    sample.rabbitmq += ticks;
+                }
+            }
+        }
+        Some(sample)
+    }
+}
+
+/// A process's name and user + system ticks, from its `stat` file.
+fn process_ticks(path: &str) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let (head, tail) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let fields: Vec<&str> = tail.split_whitespace().collect();
+    // After the name: state is field 3; utime and stime are fields 14 and 15.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((comm, ticks))
+}
+
+/// How busy the machine was between two samples, as shares of all cores' time.
+#[derive(Debug, Clone, Copy)]
+struct CpuUse {
+    busy: f64,
+    own: f64,
+    postgres: f64,
+    rabbitmq: f64,
+}
+
+impl CpuUse {
+    fn between(a: Option<CpuSample>, b: Option<CpuSample>) -> Option<CpuUse> {
+        let (a, b) = (a?, b?);
+        let total = b.total.checked_sub(a.total)? as f64;
+        if total <= 0.0 {
+            return None;
+        }
+        let share = |x: u64, y: u64| y.saturating_sub(x) as f64 / total;
+        Some(CpuUse {
+            busy: share(a.busy, b.busy),
+            own: share(a.own, b.own),
+            postgres: share(a.postgres, b.postgres),
+            rabbitmq: share(a.rabbitmq, b.rabbitmq),
+        })
+    }
+
+    /// Busy time not accounted to this process, PostgreSQL or RabbitMQ: other work on the machine.
+    fn other(&self) -> f64 {
+        (self.busy - self.own - self.postgres - self.rabbitmq).max(0.0)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{:.0}% busy: the bench process (services and client) {:.0}%, PostgreSQL {:.0}%, RabbitMQ {:.0}%, anything else {:.0}%",
+            self.busy * 100.0,
+            self.own * 100.0,
+            self.postgres * 100.0,
+            self.rabbitmq * 100.0,
+            self.other() * 100.0
+        )
     }
 }
 
@@ -1104,26 +1360,29 @@ const DOCS_INTRO: &str = "\
 Each section is written by a benchmark command and replaced whenever that command runs; do not edit
 the figures by hand.
 
-- order-query: `cargo build --release -p bench && target/release/paybridge-bench`
-  (flags: `--concurrency N` and `--seconds N` for the detail load, `--orders N`, `--no-docs`; `--help`).
-  It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on 127.0.0.1:5672, creates a
-  database of its own and drops it at the end.
+- `cargo build --release -p bench && target/release/paybridge-bench` writes both sections below, one part
+  after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`)
+  and \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
+  `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
+  `--lag-probe-rate N`). `--only order-query` or `--only deposits` runs one part, `--no-docs` writes nothing,
+  `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
+  127.0.0.1:5672; each part creates a database of its own and drops it at the end, and the services' queues
+  expire 10 minutes after it stops.
 
-The machine is a 2-core VM shared by the service, the bench client, PostgreSQL and RabbitMQ. The figures
-are medians, percentiles and ratios from a single run, not averages over several runs, so expect some
-noise between runs.
+The machine is a 2-core VM shared by the services, the bench client, PostgreSQL and RabbitMQ (and by whatever
+else runs on it at the time). The figures are medians, percentiles and ratios from a single run, not averages
+over several runs, so expect some noise between runs.
 ";
 
-/// Replaces the `## order-query` section (up to the next `## ` heading), appending it if absent.
-fn write_docs(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
-    let section = report.markdown_section();
+/// Replaces the section under `heading` (up to the next `## ` heading), appending it if absent.
+fn write_docs(path: &std::path::Path, heading: &str, section: &str) -> anyhow::Result<()> {
     let existing = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => DOCS_INTRO.to_owned(),
         Err(e) => return Err(e.into()),
     };
     let lines: Vec<&str> = existing.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| l.trim_end() == "## order-query");
+    let start = lines.iter().position(|l| l.trim_end() == heading);
     let updated = match start {
         Some(start) => {
             let end = lines[start + 1..]
@@ -1132,7 +1391,7 @@ fn write_docs(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
                 .map(|i| start + 1 + i)
                 .unwrap_or(lines.len());
             let mut out: String = lines[..start].concat();
-            out += &section;
+            out += section;
             if end < lines.len() {
                 out += "\n";
                 out += &lines[end..].concat();
@@ -1142,7 +1401,7 @@ fn write_docs(path: &std::path::Path, report: &Report) -> anyhow::Result<()> {
         None => {
             let mut out = existing.trim_end().to_owned();
             out += "\n\n";
-            out += &section;
+            out += section;
             out
         }
     };
