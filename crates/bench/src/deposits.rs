@@ -184,27 +184,28 @@ pub async fn run(args: &Args, db_url: &str) -> anyhow::Result<DepositReport> {
     let exchange = format!("bench.{}", uuid::Uuid::new_v4().simple());
     // Every event has a consumer here, but the sink keeps any other (e.g. `deposit.refused`)
     // routable, and removes the exchange at the end.
+    let queues = [
+        format!("{exchange}.order-query"),
+        format!("{exchange}.deposit-confirmation"),
+    ];
     let sink = BrokerSink::open(&exchange).await?;
-    let outcome = with_sink(args, db_url, &exchange).await;
-    if let Err(e) = sink.close().await {
-        eprintln!("warning: could not remove the bench's exchange {exchange}: {e:#}");
+    let outcome = with_sink(args, db_url, &exchange, &queues).await;
+    if let Err(e) = sink.close(&queues).await {
+        eprintln!(
+            "warning: could not remove the bench's exchange {exchange} and its queues: {e:#}"
+        );
     }
     outcome
 }
 
-async fn with_sink(args: &Args, db_url: &str, exchange: &str) -> anyhow::Result<DepositReport> {
-    let oq_settings = settings(
-        Service::OrderQuery,
-        db_url,
-        exchange,
-        &format!("{exchange}.order-query"),
-    )?;
-    let dc_settings = settings(
-        Service::DepositConfirmation,
-        db_url,
-        exchange,
-        &format!("{exchange}.deposit-confirmation"),
-    )?;
+async fn with_sink(
+    args: &Args,
+    db_url: &str,
+    exchange: &str,
+    [oq_queue, dc_queue]: &[String; 2],
+) -> anyhow::Result<DepositReport> {
+    let oq_settings = settings(Service::OrderQuery, db_url, exchange, oq_queue)?;
+    let dc_settings = settings(Service::DepositConfirmation, db_url, exchange, dc_queue)?;
     let setup = Setup {
         oq_workers: oq_settings.http.workers,
         oq_pool: oq_settings.database.pool_size,
@@ -335,6 +336,19 @@ async fn vacuum(conn: &mut AsyncPgConnection) -> anyhow::Result<Duration> {
         took.as_secs_f64()
     );
     Ok(took)
+}
+
+/// Before each timed batch (untimed): fresh statistics, as autovacuum's ANALYZE keeps them when it
+/// runs. With statistics frozen at the last VACUUM, a connection that has switched
+/// deposit-confirmation's cached lookup (`confirmations.order_id = ANY($1)`) to a generic plan
+/// keeps a sequential scan chosen when the table was empty, comparing every row with every
+/// requested id (seen: 21,100 rows × 1,000 ids, 446 ms). ANALYZE also invalidates such plans.
+async fn analyze(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    diesel::sql_query("ANALYZE")
+        .execute(conn)
+        .await
+        .context("ANALYZE of the bench's database")?;
+    Ok(())
 }
 
 /// Machine CPU per step; the time between `skip` and the next `step` is not counted.
@@ -558,6 +572,7 @@ async fn measure(
         let mut settled = Vec::with_capacity(runs);
         for run in 0..=runs {
             let body = confirm_body(&ids.take(size)?);
+            analyze(&mut conn).await?;
             let marks = Marks::take(&mut conn).await?;
             let t0 = Instant::now();
             post_confirm(&client, &confirm_url, body).await?;
@@ -571,17 +586,14 @@ async fn measure(
                 settled.push(s.settled_after);
             }
         }
-        println!(
-            "    batch {size:>4} latencies in order (ms): {}",
-            latencies
-                .iter()
-                .map(|d| format!("{:.0}", to_ms(*d)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
         let b = BatchResult {
             size,
             runs,
+            in_order: latencies
+                .iter()
+                .map(|d| format!("{:.0}", to_ms(*d)))
+                .collect::<Vec<_>>()
+                .join(" "),
             latency: Stats::of(latencies),
             oq_paid: Stats::of(oq_paid),
             settled: Stats::of(settled),
@@ -592,6 +604,7 @@ async fn measure(
             ms(b.latency.p95),
             ms(b.latency.max)
         );
+        println!("    in order (ms): {}", b.in_order);
         println!(
             "    after the reply, all paid in order-query: median {}, p95 {}; flow settled: median {}",
             ms(b.oq_paid.median),
@@ -748,6 +761,8 @@ async fn measure(
 struct BatchResult {
     size: usize,
     runs: usize,
+    /// Each timed batch's latency in ms, in the order sent.
+    in_order: String,
     latency: Stats,
     /// From the reply until order-query had paid every order of the batch.
     oq_paid: Stats,
@@ -1300,9 +1315,11 @@ impl DepositReport {
         );
         s += &format!(
             "- Vacuum: the server runs with `autovacuum = {}`, so after seeding and between the steps below the bench runs \
-             `VACUUM (ANALYZE)` on its database, untimed ({}), as autovacuum would in production. Without it, every \
-             published outbox row and every paid order leaves a dead index entry that later queries must wade through \
-             (the relays' scans of the `outbox_pending` index above all), and the planner has no statistics.\n",
+             `VACUUM (ANALYZE)` on its database, untimed ({}), and `ANALYZE` before each timed batch, as autovacuum would in \
+             production. Without it, every published outbox row and every paid order leaves a dead index entry that later \
+             queries must wade through (the relays' scans of the `outbox_pending` index above all), and statistics stay \
+             frozen: a connection whose cached `confirmations.order_id = ANY($1)` lookup went to a generic plan then keeps a \
+             sequential scan chosen while the table was empty, and a 1,000-order batch grows to hundreds of ms.\n",
             self.autovacuum,
             self.vacuums
                 .iter()
@@ -1315,8 +1332,10 @@ impl DepositReport {
              one request at a time, each size after one untimed warm-up batch. Every reply is checked to be 200 \
              `{OK_BODY}`. Before each next batch the bench waits until the flow has settled (order-query has paid every \
              confirmed order, deposit-confirmation's view has seen their `order.paid`, both outboxes are empty), so a \
-             batch is timed alone, as when Bankda sends one.\n",
+             batch is timed alone, as when Bankda sends one. Latencies in order, ms: {} orders: {}; {} orders: {} \
+             (with fewer than 20 batches, a nearest-rank p95 is the slowest one).\n",
             self.small.size, self.small.runs, l.size, l.runs,
+            self.small.size, self.small.in_order, l.size, l.in_order,
         );
         s += &format!(
             "- Sustained: {} orders in {} requests of {}, {} senders back to back; orders/s is orders ÷ time from the \

@@ -53,6 +53,8 @@ OPTIONS:
   --seed-concurrency N  concurrent create requests while seeding (default 32)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
+  --auto-explain MS     diagnostic: log the plans of statements slower than MS ms to PostgreSQL's
+                        server log (auto_explain, on the bench's databases only)
   -h, --help            this text
 
 order-query:
@@ -97,6 +99,7 @@ struct Args {
     lag_seconds: u64,
     lag_batch: usize,
     lag_probe_rate: usize,
+    auto_explain_ms: Option<u64>,
     docs: Option<PathBuf>,
 }
 
@@ -118,6 +121,7 @@ impl Args {
             lag_seconds: 10,
             lag_batch: 1,
             lag_probe_rate: 100,
+            auto_explain_ms: None,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
         };
         let mut it = std::env::args().skip(1);
@@ -150,6 +154,9 @@ impl Args {
                     args.lag_probe_rate = v
                         .parse()
                         .map_err(|_| anyhow!("--lag-probe-rate wants an integer, got '{v}'"))?
+                }
+                "--auto-explain" => {
+                    args.auto_explain_ms = Some(positive(&flag, &value(&flag)?)? as u64)
                 }
                 "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
                 "--no-docs" => args.docs = None,
@@ -216,12 +223,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     if args.only != Some(Part::Deposits) {
         println!("== order-query ==");
-        let report =
-            on_fresh_database(
-                &mut admin,
-                |db_url| async move { with_app(args, &db_url).await },
-            )
-            .await?;
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
+            with_app(args, &db_url).await
+        })
+        .await?;
         if let Some(path) = &args.docs {
             write_docs(path, "## order-query", &report.markdown_section())
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -231,7 +236,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     if args.only != Some(Part::OrderQuery) {
         println!("\n== deposit-confirmation ==");
-        let report = on_fresh_database(&mut admin, |db_url| async move {
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             deposits::run(args, &db_url).await
         })
         .await?;
@@ -248,7 +253,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Runs `f` on a database created for it, dropping the database afterwards (whatever happened).
-async fn on_fresh_database<T, F, Fut>(admin: &mut AsyncPgConnection, f: F) -> anyhow::Result<T>
+async fn on_fresh_database<T, F, Fut>(
+    admin: &mut AsyncPgConnection,
+    auto_explain_ms: Option<u64>,
+    f: F,
+) -> anyhow::Result<T>
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<T>>,
@@ -259,7 +268,9 @@ where
         .await
         .with_context(|| format!("CREATE DATABASE {db_name}"))?;
     println!("database      {db_name} (dropped at the end)");
-    if let Ok(ms) = std::env::var("BENCH_AUTO_EXPLAIN_MS") {
+    if let Some(ms) = auto_explain_ms {
+        // Every new session on the database loads auto_explain and logs the plans of statements
+        // slower than `ms` to the server's log.
         for set in [
             "session_preload_libraries = 'auto_explain'".to_owned(),
             format!("auto_explain.log_min_duration = {ms}"),
@@ -267,9 +278,13 @@ where
             "auto_explain.log_buffers = on".to_owned(),
         ] {
             diesel::sql_query(format!("ALTER DATABASE {db_name} SET {set}"))
-                .execute(admin)
-                .await?;
+                .execute(&mut *admin)
+                .await
+                .with_context(|| format!("ALTER DATABASE {db_name} SET {set}"))?;
         }
+        println!(
+            "              auto_explain logs statements slower than {ms} ms to PostgreSQL's log"
+        );
     }
     let db_url = format!("{PG_BASE_URL}/{db_name}");
 
@@ -345,13 +360,26 @@ impl BrokerSink {
         })
     }
 
-    /// Deletes the exchange; the exclusive queue goes with the connection.
-    async fn close(self) -> anyhow::Result<()> {
+    /// Deletes the exchange and, once the services have stopped, the queues they declared on it
+    /// (`queues`, each with its `.dlq` queue and `.dlx` exchange, as crates/messaging names them);
+    /// the exclusive sink queue goes with the connection.
+    async fn close(self, queues: &[String]) -> anyhow::Result<()> {
+        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+        for queue in queues {
+            for name in [queue.clone(), format!("{queue}.dlq")] {
+                self.channel
+                    .queue_delete(name.clone().into(), QueueDeleteOptions::default())
+                    .await
+                    .with_context(|| format!("deleting queue {name}"))?;
+            }
+            let dlx = format!("{queue}.dlx");
+            self.channel
+                .exchange_delete(dlx.clone().into(), ExchangeDeleteOptions::default())
+                .await
+                .with_context(|| format!("deleting exchange {dlx}"))?;
+        }
         self.channel
-            .exchange_delete(
-                self.exchange.into(),
-                lapin::options::ExchangeDeleteOptions::default(),
-            )
+            .exchange_delete(self.exchange.into(), ExchangeDeleteOptions::default())
             .await?;
         self.connection.close(200, "bench done".into()).await?;
         Ok(())
@@ -361,6 +389,7 @@ impl BrokerSink {
 /// Starts order-query on the bench's database, measures, then stops it (whatever happened).
 async fn with_app(args: &Args, db_url: &str) -> anyhow::Result<Report> {
     let exchange = format!("bench.{}", uuid::Uuid::new_v4().simple());
+    let queue = format!("{exchange}.order-query");
     let settings = Settings::for_tests(
         Service::OrderQuery,
         &[
@@ -369,8 +398,9 @@ async fn with_app(args: &Args, db_url: &str) -> anyhow::Result<Report> {
             ("http.host", "127.0.0.1"),
             ("api.tokens", TOKEN),
             ("amqp.exchange", &exchange),
-            // A queue of the run's own (not the default `order-query.events`), gone 10 min after.
-            ("amqp.queue", &format!("{exchange}.order-query")),
+            // A queue of the run's own (not the default `order-query.events`), deleted at the end
+            // (or, should the bench die, 10 minutes after).
+            ("amqp.queue", &queue),
             ("amqp.queue_expires", "10m"),
             ("log.level", "warn"),
         ],
@@ -380,8 +410,10 @@ async fn with_app(args: &Args, db_url: &str) -> anyhow::Result<Report> {
     // would be republished again and again during the timed runs; a sink queue makes them routable.
     let sink = BrokerSink::open(&exchange).await?;
     let outcome = with_sink(args, db_url, &exchange, settings).await;
-    if let Err(e) = sink.close().await {
-        eprintln!("warning: could not remove the bench's exchange {exchange}: {e:#}");
+    if let Err(e) = sink.close(&[queue]).await {
+        eprintln!(
+            "warning: could not remove the bench's exchange {exchange} and its queues: {e:#}"
+        );
     }
     outcome
 }
@@ -1366,8 +1398,7 @@ the figures by hand.
   `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
   `--lag-probe-rate N`). `--only order-query` or `--only deposits` runs one part, `--no-docs` writes nothing,
   `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
-  127.0.0.1:5672; each part creates a database of its own and drops it at the end, and the services' queues
-  expire 10 minutes after it stops.
+  127.0.0.1:5672; each part creates a database, an exchange and queues of its own and deletes them at the end.
 
 The machine is a 2-core VM shared by the services, the bench client, PostgreSQL and RabbitMQ (and by whatever
 else runs on it at the time). The figures are medians, percentiles and ratios from a single run, not averages
