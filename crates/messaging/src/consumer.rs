@@ -13,7 +13,8 @@
 use crate::broker::{self, BrokerError, QueueTopology};
 use common::events::{Event, RawEnvelope};
 use common::Secret;
-use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
@@ -59,8 +60,48 @@ pub trait EventHandler: Send + Sync + 'static {
         event: Event,
     ) -> Result<(), HandlerError>;
 
+    /// Applies several fresh events (none seen before) in one go, in delivery order, inside the
+    /// consumer's transaction. Returns one result per item: `Ok` if applied, `Err(reason)` if the
+    /// event is refused, in which case the handler must have written nothing for it. A storage
+    /// error fails the whole batch, which the consumer then retries one event at a time.
+    ///
+    /// The default applies each event through [`EventHandler::handle`] under a savepoint.
+    /// Override it where a handler can do a batch's work in a few set-based statements.
+    async fn handle_batch(
+        &self,
+        conn: &mut AsyncPgConnection,
+        items: &[(&RawEnvelope, Event)],
+    ) -> Result<Vec<Result<(), String>>, HandlerError> {
+        handle_each(self, conn, items).await
+    }
+
     /// Runs after a commit that applied an event (not after a duplicate): wake the relay here.
     fn after_commit(&self) {}
+}
+
+/// Applies `items` one by one through `handler.handle`, each under its own savepoint so that a
+/// refused event leaves nothing behind and does not undo the others. The default of
+/// [`EventHandler::handle_batch`], and a fallback for handlers whose set-based path does not
+/// cover every kind of event.
+pub async fn handle_each<H: EventHandler + ?Sized>(
+    handler: &H,
+    conn: &mut AsyncPgConnection,
+    items: &[(&RawEnvelope, Event)],
+) -> Result<Vec<Result<(), String>>, HandlerError> {
+    let mut results = Vec::with_capacity(items.len());
+    for (envelope, event) in items {
+        let one = conn
+            .transaction(async |conn| -> Result<(), HandlerError> {
+                handler.handle(conn, envelope, event.clone()).await
+            })
+            .await;
+        match one {
+            Ok(()) => results.push(Ok(())),
+            Err(HandlerError::Permanent(reason)) => results.push(Err(reason)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(results)
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +148,12 @@ pub struct Consumer {
     handler: Arc<dyn EventHandler>,
     health: ComponentHealth,
     metrics: ConsumerMetrics,
+}
+
+#[derive(QueryableByName)]
+struct InboxId {
+    #[diesel(sql_type = SqlUuid)]
+    event_id: uuid::Uuid,
 }
 
 enum Outcome {
@@ -302,8 +349,10 @@ impl Consumer {
         }
     }
 
-    /// One transaction for many events. The inner `Result` is each event's fate: applied or
-    /// duplicate, or refused by the handler (its savepoint rolled back).
+    /// One transaction for many events: one statement records them all in the inbox, which
+    /// sorts out the duplicates, and the handler applies the fresh ones together. The inner
+    /// `Result` is each event's fate: applied or duplicate, or refused by the handler (and then
+    /// taken out of the inbox again, so that it can be re-driven from the DLQ once fixed).
     async fn apply_many(
         &self,
         items: &[(&RawEnvelope, Event)],
@@ -313,31 +362,57 @@ impl Consumer {
         let handler = self.handler.clone();
         let outcomes = conn
             .transaction(async move |conn| -> Result<Vec<Result<Outcome, String>>, HandlerError> {
-                let mut outcomes = Vec::with_capacity(items.len());
-                for (envelope, event) in items {
-                    let schema = schema.clone();
-                    let handler = handler.clone();
-                    let one = conn
-                        .transaction(async move |conn| -> Result<Outcome, HandlerError> {
-                            let inserted = diesel::sql_query(format!(
-                                "INSERT INTO {schema}.inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                            ))
-                            .bind::<SqlUuid, _>(envelope.event_id)
-                            .bind::<Text, _>(envelope.event_type.as_str())
-                            .execute(conn)
-                            .await?;
-                            if inserted == 0 {
-                                return Ok(Outcome::Duplicate);
-                            }
-                            handler.handle(conn, envelope, event.clone()).await?;
-                            Ok(Outcome::Applied)
-                        })
-                        .await;
-                    match one {
-                        Ok(o) => outcomes.push(Ok(o)),
-                        Err(HandlerError::Permanent(reason)) => outcomes.push(Err(reason)),
-                        Err(e) => return Err(e),
+                let ids: Vec<uuid::Uuid> = items.iter().map(|(e, _)| e.event_id).collect();
+                let types: Vec<&str> = items.iter().map(|(e, _)| e.event_type.as_str()).collect();
+                let inserted: Vec<InboxId> = diesel::sql_query(format!(
+                    "INSERT INTO {schema}.inbox (event_id, event_type) SELECT * FROM UNNEST($1, $2) \
+                     ON CONFLICT DO NOTHING RETURNING event_id"
+                ))
+                .bind::<Array<SqlUuid>, _>(&ids)
+                .bind::<Array<Text>, _>(&types)
+                .load(conn)
+                .await?;
+                let mut unseen: std::collections::HashSet<uuid::Uuid> =
+                    inserted.into_iter().map(|r| r.event_id).collect();
+                // The first delivery of an id inserted into the inbox is fresh; anything else,
+                // including a second copy within this batch, is a duplicate.
+                let mut outcomes: Vec<Result<Outcome, String>> = Vec::with_capacity(items.len());
+                let mut fresh = Vec::new();
+                let mut fresh_at = Vec::new();
+                for (i, (envelope, event)) in items.iter().enumerate() {
+                    if unseen.remove(&envelope.event_id) {
+                        fresh.push((*envelope, event.clone()));
+                        fresh_at.push(i);
+                        outcomes.push(Ok(Outcome::Applied));
+                    } else {
+                        outcomes.push(Ok(Outcome::Duplicate));
                     }
+                }
+                if fresh.is_empty() {
+                    return Ok(outcomes);
+                }
+                let results = handler.handle_batch(conn, &fresh).await?;
+                if results.len() != fresh.len() {
+                    return Err(HandlerError::Permanent(format!(
+                        "handler returned {} results for {} events",
+                        results.len(),
+                        fresh.len()
+                    )));
+                }
+                let mut refused = Vec::new();
+                for ((i, (envelope, _)), result) in fresh_at.iter().zip(&fresh).zip(results) {
+                    if let Err(reason) = result {
+                        refused.push(envelope.event_id);
+                        outcomes[*i] = Err(reason);
+                    }
+                }
+                if !refused.is_empty() {
+                    diesel::sql_query(format!(
+                        "DELETE FROM {schema}.inbox WHERE event_id = ANY($1)"
+                    ))
+                    .bind::<Array<SqlUuid>, _>(&refused)
+                    .execute(conn)
+                    .await?;
                 }
                 Ok(outcomes)
             })

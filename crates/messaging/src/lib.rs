@@ -12,6 +12,6 @@ pub mod consumer;
 pub mod outbox;
 pub mod relay;
 
-pub use consumer::{Consumer, ConsumerConfig, EventHandler, HandlerError};
+pub use consumer::{handle_each, Consumer, ConsumerConfig, EventHandler, HandlerError};
 pub use outbox::{enqueue, enqueue_many, OutboxMessage};
 pub use relay::{OutboxRelay, RelayConfig};

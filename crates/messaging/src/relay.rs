@@ -28,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 /// Sent rows are kept this long for inspection, then deleted.
 const KEEP_PUBLISHED: &str = "7 days";
+/// The `outbox_pending` gauge is a count over the table: refreshing it on every idle cycle (every
+/// poll interval, or every commit that wakes the relay) cost more than publishing under load.
+const PENDING_GAUGE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -200,6 +203,7 @@ impl OutboxRelay {
     ) -> Result<(), BrokerError> {
         let mut db_backoff = Backoff::default();
         let mut last_cleanup = std::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_gauge: Option<std::time::Instant> = None;
         loop {
             if shutdown.is_cancelled() {
                 return Ok(());
@@ -228,7 +232,10 @@ impl OutboxRelay {
                 last_cleanup = std::time::Instant::now();
                 self.cleanup().await;
             }
-            self.update_pending().await;
+            if last_gauge.is_none_or(|at| at.elapsed() >= PENDING_GAUGE_EVERY) {
+                last_gauge = Some(std::time::Instant::now());
+                self.update_pending().await;
+            }
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(self.config.poll_interval) => {}

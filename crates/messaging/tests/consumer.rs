@@ -242,5 +242,10 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
         dead, 1,
         "only the refused event is dead-lettered; the rest of its batch stands"
     );
+    assert_eq!(
+        testkit::count(&db_url, "SELECT count(*) AS n FROM t.inbox").await,
+        300,
+        "the refused event is not in the inbox, so that it can be re-driven from the DLQ"
+    );
     shutdown.cancel();
 }

@@ -14,8 +14,10 @@ use common::events::Event;
 use common::events::{EventEnvelope, OrderCancelled, OrderOverpaid, OrderPaid, RawEnvelope};
 use common::{Money, OrderStatus, PaymentMethod, Transition, TransitionOutcome};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Numeric, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use messaging::{EventHandler, HandlerError};
+use messaging::{EventHandler, HandlerError, OutboxMessage};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -43,35 +45,14 @@ impl EventHandler for PaymentEvents {
         event: Event,
     ) -> Result<(), HandlerError> {
         match event {
-            Event::DepositConfirmed(d) => {
-                let reference = format!("bankda:{}", envelope.order_id);
-                apply_payment(
-                    conn,
-                    Payment {
-                        envelope,
-                        reference,
-                        method: PaymentMethod::BankTransfer,
-                        amount: d.amount,
-                        at: d.confirmed_at,
-                        imp_uid: None,
-                    },
-                )
-                .await
-            }
-            Event::PaymentPaid(p) => {
-                let reference = format!("portone:{}", p.imp_uid);
-                apply_payment(
-                    conn,
-                    Payment {
-                        envelope,
-                        reference,
-                        method: p.pay_method,
-                        amount: p.amount,
-                        at: p.paid_at,
-                        imp_uid: Some(p.imp_uid),
-                    },
-                )
-                .await
+            // One payment is a batch of one: a single code path decides and writes payments.
+            Event::DepositConfirmed(_) | Event::PaymentPaid(_) => {
+                let results = apply_payments(conn, &[(envelope, event)]).await?;
+                results
+                    .into_iter()
+                    .next()
+                    .expect("one result per event")
+                    .map_err(HandlerError::Permanent)
             }
             Event::PaymentCancelled(c) => {
                 apply_refund(conn, envelope, &c.imp_uid, c.cancelled_at).await
@@ -83,8 +64,297 @@ impl EventHandler for PaymentEvents {
         }
     }
 
+    /// A batch of payments in a handful of statements, whatever its size: lock its orders, read
+    /// which payments are already on record, decide every event in delivery order in memory, then
+    /// write the payments, the paid orders and the outbox rows with one statement each. A batch
+    /// with a cancellation in it takes the one-by-one path, which keeps pay-then-refund of one
+    /// order in order without a second set-based code path for a rare event.
+    async fn handle_batch(
+        &self,
+        conn: &mut AsyncPgConnection,
+        items: &[(&RawEnvelope, Event)],
+    ) -> Result<Vec<Result<(), String>>, HandlerError> {
+        if items
+            .iter()
+            .any(|(_, event)| matches!(event, Event::PaymentCancelled(_)))
+        {
+            return messaging::handle_each(self, conn, items).await;
+        }
+        apply_payments(conn, items).await
+    }
+
     fn after_commit(&self) {
         self.relay.notify_one();
+    }
+}
+
+impl<'a> Payment<'a> {
+    /// The payment an event reports, if it reports one.
+    fn of(envelope: &'a RawEnvelope, event: &Event) -> Option<Self> {
+        match event {
+            Event::DepositConfirmed(d) => Some(Payment {
+                envelope,
+                reference: format!("bankda:{}", envelope.order_id),
+                method: PaymentMethod::BankTransfer,
+                amount: d.amount,
+                at: d.confirmed_at,
+                imp_uid: None,
+            }),
+            Event::PaymentPaid(p) => Some(Payment {
+                envelope,
+                reference: format!("portone:{}", p.imp_uid),
+                method: p.pay_method,
+                amount: p.amount,
+                at: p.paid_at,
+                imp_uid: Some(p.imp_uid.clone()),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What one payment does to its order, decided before anything is written.
+enum Decision {
+    /// Already on record under the same reference: nothing to do.
+    Seen,
+    Paid,
+    Overpaid(OrderStatus),
+}
+
+/// Decides one payment against the order as it stands (the status passed in already reflects
+/// earlier payments of the same batch). The amount check and the transition are the same as the
+/// one-by-one path's, so both paths refuse and accept the same events.
+fn decide(
+    order_status: OrderStatus,
+    order_amount: Money,
+    already_seen: bool,
+    p: &Payment<'_>,
+) -> Result<Decision, String> {
+    if already_seen {
+        return Ok(Decision::Seen);
+    }
+    let outcome = order_status
+        .apply(Transition::Pay(p.method))
+        .map_err(|e| e.to_string())?;
+    if outcome == TransitionOutcome::Moved(OrderStatus::Paid) {
+        if p.amount != order_amount {
+            // Upstream verifies amounts before it emits; a mismatch here is a bug or tampering,
+            // and must not mark the order paid. The dead-letter queue keeps it for an operator.
+            tracing::error!(order_id = %p.envelope.order_id, expected = %order_amount, received = %p.amount, "payment amount differs from the order amount");
+            return Err(format!(
+                "amount {} does not match the order's {}",
+                p.amount, order_amount
+            ));
+        }
+        Ok(Decision::Paid)
+    } else {
+        Ok(Decision::Overpaid(order_status))
+    }
+}
+
+async fn apply_payments(
+    conn: &mut AsyncPgConnection,
+    items: &[(&RawEnvelope, Event)],
+) -> Result<Vec<Result<(), String>>, HandlerError> {
+    let payments_in: Vec<Option<Payment<'_>>> = items
+        .iter()
+        .map(|(envelope, event)| Payment::of(envelope, event))
+        .collect();
+    let mut order_ids: Vec<&str> = payments_in
+        .iter()
+        .flatten()
+        .map(|p| p.envelope.order_id.as_str())
+        .collect();
+    // Locked in one sorted order, so that concurrent batches (more replicas) cannot deadlock.
+    order_ids.sort_unstable();
+    order_ids.dedup();
+    let refs: Vec<&str> = payments_in
+        .iter()
+        .flatten()
+        .map(|p| p.reference.as_str())
+        .collect();
+    let locked: Vec<(String, String, rust_decimal::Decimal)> = orders::table
+        .filter(orders::order_id.eq_any(&order_ids))
+        .order(orders::order_id)
+        .select((orders::order_id, orders::status, orders::amount))
+        .for_update()
+        .load(conn)
+        .await?;
+    let mut state: HashMap<String, (OrderStatus, Money)> = locked
+        .into_iter()
+        .map(|(id, status, amount)| {
+            let status = status.parse().expect("status constrained by the schema");
+            let amount = Money::new(amount).expect("constrained by the schema");
+            (id, (status, amount))
+        })
+        .collect();
+    let mut seen: HashSet<String> = payments::table
+        .filter(payments::payment_ref.eq_any(&refs))
+        .select(payments::payment_ref)
+        .load::<String>(conn)
+        .await?
+        .into_iter()
+        .collect();
+
+    let now = Utc::now();
+    let mut results = Vec::with_capacity(items.len());
+    let mut rows = PaymentRows::default();
+    let mut paid = PaidOrders::default();
+    let mut events = Vec::new();
+    for p in payments_in {
+        let Some(p) = p else {
+            results.push(Ok(()));
+            continue;
+        };
+        let order_id = p.envelope.order_id.as_str();
+        let Some((status, amount)) = state.get_mut(order_id) else {
+            results.push(Err(format!("no order '{order_id}'")));
+            continue;
+        };
+        let decision = match decide(*status, *amount, seen.contains(&p.reference), &p) {
+            Ok(d) => d,
+            Err(reason) => {
+                results.push(Err(reason));
+                continue;
+            }
+        };
+        results.push(Ok(()));
+        let outcome = match decision {
+            Decision::Seen => {
+                tracing::info!(payment_ref = %p.reference, "payment already applied; nothing to do");
+                continue;
+            }
+            Decision::Paid => {
+                *status = OrderStatus::Paid;
+                paid.push(order_id, &p);
+                events.push(OutboxMessage::from_envelope(&EventEnvelope::new(
+                    PRODUCER,
+                    p.envelope.order_id.clone(),
+                    now,
+                    OrderPaid {
+                        paid_via: p.method,
+                        paid_at: p.at,
+                        amount: p.amount,
+                        payment_event_id: p.envelope.event_id,
+                        imp_uid: p.imp_uid.clone(),
+                    },
+                )));
+                tracing::info!(order_id, paid_via = %p.method, "order paid");
+                "applied"
+            }
+            Decision::Overpaid(was) => {
+                events.push(OutboxMessage::from_envelope(&EventEnvelope::new(
+                    PRODUCER,
+                    p.envelope.order_id.clone(),
+                    now,
+                    OrderOverpaid {
+                        paid_via: p.method,
+                        refund_amount: p.amount,
+                        order_status: was,
+                        received_at: now,
+                        payment_event_id: p.envelope.event_id,
+                        imp_uid: p.imp_uid.clone(),
+                    },
+                )));
+                tracing::warn!(order_id, status = %was, amount = %p.amount, via = %p.method, "payment for an order that expected none: to be refunded");
+                "overpaid"
+            }
+        };
+        seen.insert(p.reference.clone());
+        rows.push(&p, outcome);
+    }
+    rows.insert(conn, now).await?;
+    paid.update(conn, now).await?;
+    messaging::enqueue_many(conn, SCHEMA, events).await?;
+    Ok(results)
+}
+
+/// `payments` rows, column by column, for one `INSERT … SELECT FROM UNNEST`.
+#[derive(Default)]
+struct PaymentRows {
+    refs: Vec<String>,
+    orders: Vec<String>,
+    methods: Vec<&'static str>,
+    amounts: Vec<rust_decimal::Decimal>,
+    events: Vec<uuid::Uuid>,
+    outcomes: Vec<&'static str>,
+}
+
+impl PaymentRows {
+    fn push(&mut self, p: &Payment<'_>, outcome: &'static str) {
+        self.refs.push(p.reference.clone());
+        self.orders.push(p.envelope.order_id.to_string());
+        self.methods.push(p.method.as_str());
+        self.amounts.push(p.amount.amount());
+        self.events.push(p.envelope.event_id);
+        self.outcomes.push(outcome);
+    }
+
+    async fn insert(
+        self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> Result<(), diesel::result::Error> {
+        if self.refs.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO order_query.payments \
+               (payment_ref, order_id, method, amount, event_id, outcome, received_at) \
+             SELECT r, o, m, a, e, x, $7 FROM UNNEST($1, $2, $3, $4, $5, $6) AS u(r, o, m, a, e, x)",
+        )
+        .bind::<Array<Text>, _>(self.refs)
+        .bind::<Array<Text>, _>(self.orders)
+        .bind::<Array<Text>, _>(self.methods)
+        .bind::<Array<Numeric>, _>(self.amounts)
+        .bind::<Array<SqlUuid>, _>(self.events)
+        .bind::<Array<Text>, _>(self.outcomes)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Orders a batch pays, for one `UPDATE … FROM UNNEST`. An order appears at most once: after its
+/// first payment it is no longer awaiting one.
+#[derive(Default)]
+struct PaidOrders {
+    ids: Vec<String>,
+    via: Vec<&'static str>,
+    at: Vec<DateTime<Utc>>,
+    refs: Vec<String>,
+}
+
+impl PaidOrders {
+    fn push(&mut self, order_id: &str, p: &Payment<'_>) {
+        self.ids.push(order_id.to_owned());
+        self.via.push(p.method.as_str());
+        self.at.push(p.at);
+        self.refs.push(p.reference.clone());
+    }
+
+    async fn update(
+        self,
+        conn: &mut AsyncPgConnection,
+        now: DateTime<Utc>,
+    ) -> Result<(), diesel::result::Error> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "UPDATE order_query.orders o \
+             SET status = 'paid', paid_via = u.via, paid_at = u.at, paid_ref = u.ref, updated_at = $5 \
+             FROM UNNEST($1, $2, $3, $4) AS u(id, via, at, ref) WHERE o.order_id = u.id",
+        )
+        .bind::<Array<Text>, _>(self.ids)
+        .bind::<Array<Text>, _>(self.via)
+        .bind::<Array<Timestamptz>, _>(self.at)
+        .bind::<Array<Text>, _>(self.refs)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -100,92 +370,6 @@ async fn lock_order(
         .await
         .optional()?
         .ok_or_else(|| HandlerError::Permanent(format!("no order '{order_id}'")))
-}
-
-async fn apply_payment(conn: &mut AsyncPgConnection, p: Payment<'_>) -> Result<(), HandlerError> {
-    let order_id = p.envelope.order_id.clone();
-    let order = lock_order(conn, order_id.as_str()).await?;
-    let seen: Option<String> = payments::table
-        .find(&p.reference)
-        .select(payments::payment_ref)
-        .get_result(conn)
-        .await
-        .optional()?;
-    if seen.is_some() {
-        tracing::info!(payment_ref = %p.reference, "payment already applied; nothing to do");
-        return Ok(());
-    }
-    let order_amount = Money::new(order.amount).expect("constrained by the schema");
-    let status = order.status();
-    let outcome = status
-        .apply(Transition::Pay(p.method))
-        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-    if outcome == TransitionOutcome::Moved(OrderStatus::Paid) && p.amount != order_amount {
-        // Upstream verifies amounts before it emits; a mismatch here is a bug or tampering, and
-        // must not mark the order paid. The dead-letter queue keeps it for an operator.
-        tracing::error!(order_id = %order_id, expected = %order_amount, received = %p.amount, "payment amount differs from the order amount");
-        return Err(HandlerError::Permanent(format!(
-            "amount {} does not match the order's {}",
-            p.amount, order_amount
-        )));
-    }
-    let now = Utc::now();
-    let applied = matches!(outcome, TransitionOutcome::Moved(OrderStatus::Paid));
-    diesel::insert_into(payments::table)
-        .values((
-            payments::payment_ref.eq(&p.reference),
-            payments::order_id.eq(order_id.as_str()),
-            payments::method.eq(p.method.as_str()),
-            payments::amount.eq(p.amount.amount()),
-            payments::event_id.eq(p.envelope.event_id),
-            payments::outcome.eq(if applied { "applied" } else { "overpaid" }),
-            payments::received_at.eq(now),
-        ))
-        .execute(conn)
-        .await?;
-    if applied {
-        diesel::update(orders::table.find(order_id.as_str()))
-            .set((
-                orders::status.eq(OrderStatus::Paid.as_str()),
-                orders::paid_via.eq(p.method.as_str()),
-                orders::paid_at.eq(p.at),
-                orders::paid_ref.eq(&p.reference),
-                orders::updated_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-        let paid = OrderPaid {
-            paid_via: p.method,
-            paid_at: p.at,
-            amount: p.amount,
-            payment_event_id: p.envelope.event_id,
-            imp_uid: p.imp_uid,
-        };
-        messaging::enqueue(
-            conn,
-            SCHEMA,
-            &EventEnvelope::new(PRODUCER, order_id.clone(), now, paid),
-        )
-        .await?;
-        tracing::info!(order_id = %order_id, paid_via = %p.method, "order paid");
-    } else {
-        let overpaid = OrderOverpaid {
-            paid_via: p.method,
-            refund_amount: p.amount,
-            order_status: status,
-            received_at: now,
-            payment_event_id: p.envelope.event_id,
-            imp_uid: p.imp_uid,
-        };
-        messaging::enqueue(
-            conn,
-            SCHEMA,
-            &EventEnvelope::new(PRODUCER, order_id.clone(), now, overpaid),
-        )
-        .await?;
-        tracing::warn!(order_id = %order_id, status = %status, amount = %p.amount, via = %p.method, "payment for an order that expected none: to be refunded");
-    }
-    Ok(())
 }
 
 /// A PortOne payment was cancelled. If it is the payment that paid the order, the order is
