@@ -115,6 +115,35 @@ fn confirm_body(ids: &[String]) -> String {
     body
 }
 
+/// How long a lag run waits before sending a request again that got a 503, as Bankda retries a
+/// confirmation the shop could not take.
+const RETRY_AFTER_503: Duration = Duration::from_secs(1);
+
+/// A lag run's request: confirmed, after how many 503 replies that were retried.
+async fn post_confirm_retrying(
+    client: &reqwest::Client,
+    url: &str,
+    body: String,
+) -> anyhow::Result<u32> {
+    let mut retries = 0;
+    loop {
+        match post_confirm(client, url, body.clone()).await {
+            Err(e) if e.downcast_ref::<Unavailable>().is_some() && retries < 30 => {
+                retries += 1;
+                tokio::time::sleep(RETRY_AFTER_503).await;
+            }
+            Err(e) => return Err(e),
+            Ok(()) => return Ok(retries),
+        }
+    }
+}
+
+/// deposit-confirmation answered 503: it could not take the request now (e.g. no database
+/// connection within `database.acquire_timeout`), and nothing was confirmed.
+#[derive(Debug, thiserror::Error)]
+#[error("POST /bankda/deposits/confirm: HTTP 503: {0}")]
+struct Unavailable(String);
+
 /// One confirmation request; an error unless it is Bankda's 200 "정상" (every order confirmed).
 async fn post_confirm(client: &reqwest::Client, url: &str, body: String) -> anyhow::Result<()> {
     let resp = client
@@ -129,6 +158,12 @@ async fn post_confirm(client: &reqwest::Client, url: &str, body: String) -> anyh
         .bytes()
         .await
         .context("reading the confirmation reply")?;
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        return Err(Unavailable(
+            String::from_utf8_lossy(&reply[..reply.len().min(300)]).into_owned(),
+        )
+        .into());
+    }
     if status != reqwest::StatusCode::OK || &reply[..] != OK_BODY.as_bytes() {
         bail!(
             "POST /bankda/deposits/confirm: HTTP {status}: {}",
@@ -688,9 +723,10 @@ async fn measure(
         ms(lag.lag.max)
     );
     println!(
-        "    confirmation request: median {}, p99 {}; poller: {} queries, median {}",
+        "    confirmation request: median {}, p99 {}, 503 replies retried {}; poller: {} queries, median {}",
         ms(lag.request.median),
         ms(lag.request.p99),
+        lag.retried,
         lag.polls,
         ms(lag.poll.median)
     );
@@ -721,12 +757,13 @@ async fn measure(
         confirmed += probe.orders;
         wait_settled(&mut conn, marks, probe.orders, confirmed).await?;
         println!(
-            "\n[5] probe     {} single-order confirmations at {:.0} orders/s: lag median {}, p99 {}, max {}",
+            "\n[5] probe     {} single-order confirmations at {:.0} orders/s: lag median {}, p99 {}, max {}; 503 replies retried {}",
             probe.orders,
             probe.achieved_rate,
             ms(probe.lag.median),
             ms(probe.lag.p99),
-            ms(probe.lag.max)
+            ms(probe.lag.max),
+            probe.retried
         );
         print_stages(&probe.stages);
         cpu.step("lag probe, until the flow had settled");
@@ -842,7 +879,10 @@ struct LagResult {
     send_window: Duration,
     achieved_rate: f64,
     lag: Stats,
+    /// Latency until the 200, including any 503s retried on the way.
     request: Stats,
+    /// 503 replies retried after `RETRY_AFTER_503`.
+    retried: usize,
     polls: usize,
     poll: Stats,
     stages: Vec<Stage>,
@@ -915,17 +955,21 @@ async fn lag_run(
                     wall: Utc::now(),
                 },
             ));
-            post_confirm(&client, &url, body).await?;
-            Ok::<_, anyhow::Error>(t0.elapsed())
+            let retries = post_confirm_retrying(&client, &url, body).await?;
+            Ok::<_, anyhow::Error>((t0.elapsed(), retries))
         }));
     }
     let send_window = last_send - started;
     drop(tx);
     let mut request_latencies = Vec::with_capacity(senders.len());
+    let mut retried = 0;
     let mut failure = None;
     for s in senders {
         match s.await? {
-            Ok(d) => request_latencies.push(d),
+            Ok((d, retries)) => {
+                request_latencies.push(d);
+                retried += retries as usize;
+            }
             Err(e) => {
                 failure.get_or_insert(e);
             }
@@ -954,6 +998,7 @@ async fn lag_run(
         },
         lag: Stats::of(lags),
         request: Stats::of(request_latencies),
+        retried,
         polls: polls.len(),
         poll: Stats::of(polls),
         stages,
@@ -1261,6 +1306,12 @@ impl DepositReport {
                 none(),
                 None,
             ),
+            row(
+                "lag: requests answered 503 and retried 1 s later".into(),
+                format!("{} of {}", g.retried, g.requests),
+                "0".into(),
+                Some(g.retried == 0),
+            ),
         ];
         if let Some(p) = &self.probe {
             rows.push(row(
@@ -1268,7 +1319,13 @@ impl DepositReport {
                     "lag probe (diagnostic) at {:.0} orders/s: median / p99",
                     p.achieved_rate
                 ),
-                format!("{} / {}", ms(p.lag.median), ms(p.lag.p99)),
+                format!(
+                    "{} / {} ({} of {} requests answered 503 and retried)",
+                    ms(p.lag.median),
+                    ms(p.lag.p99),
+                    p.retried,
+                    p.requests
+                ),
                 none(),
                 None,
             ));
@@ -1345,7 +1402,11 @@ impl DepositReport {
         );
         s += &format!(
             "- Lag: {} orders, one request of {} order(s) every {:.1} ms paced by a tokio interval ({} requests, \
-             {:.0} orders/s achieved over {:.2} s), each request on its own task. An order's lag is the time it was first \
+             {:.0} orders/s achieved over {:.2} s), each request on its own task. Bankda confirms the deposits it \
+             matched in one request with a list of order ids, so 500 confirmations/s arrive as a few dozen requests a \
+             second, not 500 (`--lag-batch 1` measures the latter; see the probe below). A request answered 503 (the \
+             service could not take it now) is sent again 1 s later, as Bankda retries, and its orders' lag counts from \
+             the first send. An order's lag is the time it was first \
              seen paid minus the time its request was sent. \"Seen paid\" is an SQL poller on the table order-query \
              serves its API from (`{PAID_AMONG_SQL}` for the still-pending ids on a connection of its own, rather than \
              `GET /v1/orders/{{id}}` for each order), {} ms after the previous poll, or four times the previous poll's time if \
@@ -1373,10 +1434,14 @@ impl DepositReport {
               a step's median and p99 are taken separately, so they do not add up to the lag's):\n\n";
         let probe = self.probe.as_ref();
         s += &format!(
-            "| step | at {:.0} orders/s: median / p99 |{}\n| --- | --- |{}\n",
+            "| step | at {:.0} orders/s, {} per request: median / p99 |{}\n| --- | --- |{}\n",
             g.achieved_rate,
+            self.args.lag_batch,
             probe
-                .map(|p| format!(" at {:.0} orders/s: median / p99 |", p.achieved_rate))
+                .map(|p| format!(
+                    " at {:.0} orders/s, 1 per request: median / p99 |",
+                    p.achieved_rate
+                ))
                 .unwrap_or_default(),
             if probe.is_some() { " --- |" } else { "" },
         );
@@ -1395,11 +1460,15 @@ impl DepositReport {
         if let Some(p) = probe {
             s += &format!(
                 "\nThe second column is a diagnostic probe after the flow settled: {} single-order confirmations at \
-                 {:.0} orders/s (`--lag-probe-rate`), measured the same way; lag median {}, p99 {}.\n",
+                 {:.0} orders/s (`--lag-probe-rate`), measured the same way; lag median {}, p99 {}; {} of {} requests \
+                 answered 503 and were retried. One order per request costs a whole request, transaction, relay cycle \
+                 and consumer batch per order, which is what the machine runs out of.\n",
                 p.orders,
                 p.achieved_rate,
                 ms(p.lag.median),
-                ms(p.lag.p99)
+                ms(p.lag.p99),
+                p.retried,
+                p.requests
             );
         }
         if !self.cpu.is_empty() {

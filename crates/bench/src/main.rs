@@ -71,8 +71,12 @@ deposits (the part seeds as many orders as its measurements confirm):
   --sustained-batch N   orders per request in the sustained run (default 500)
   --lag-rate N          confirmations per second while measuring the lag (default 500)
   --lag-seconds N       duration of the lag run in seconds (default 10)
-  --lag-batch N         orders per confirmation request in the lag run (default 1)
-  --lag-probe-rate N    diagnostic: the lag again, for 5 s at this rate (default 100; 0 skips it)
+  --lag-batch N         orders per confirmation request in the lag run (default 10: Bankda sends the
+                        deposits it matched as one list)
+  --lag-probe-rate N    diagnostic: the lag again, one order per request, for 5 s at this rate
+                        (default 500; 0 skips it)
+
+Environment: BENCH_LOG=LEVEL prints the services' JSON logs at LEVEL (e.g. warn) to stdout.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
 
@@ -119,8 +123,8 @@ impl Args {
             sustained_batch: 500,
             lag_rate: 500,
             lag_seconds: 10,
-            lag_batch: 1,
-            lag_probe_rate: 100,
+            lag_batch: 10,
+            lag_probe_rate: 500,
             auto_explain_ms: None,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
         };
@@ -198,6 +202,10 @@ fn positive(flag: &str, v: &str) -> anyhow::Result<usize> {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // The services' own logs, for finding out why a run failed (e.g. BENCH_LOG=warn).
+    if let Ok(level) = std::env::var("BENCH_LOG") {
+        platform::telemetry::init("bench", &level, true);
+    }
     let args = match Args::parse() {
         Ok(Some(a)) => a,
         Ok(None) => {

@@ -48,6 +48,22 @@ pub async fn count(db_url: &str, sql: &str) -> i64 {
     c.n
 }
 
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+/// Runs `SELECT … AS line …` and returns the lines, for asserting a table's contents at once.
+pub async fn rows(db_url: &str, sql: &str) -> Vec<String> {
+    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    let lines: Vec<Line> = diesel::sql_query(sql)
+        .load(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    lines.into_iter().map(|l| l.line).collect()
+}
+
 pub async fn execute(db_url: &str, sql: &str) {
     let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
     diesel::sql_query(sql)
