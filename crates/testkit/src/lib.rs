@@ -72,6 +72,76 @@ pub async fn execute(db_url: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
+/// Publishes each `(routing key, body)` to `exchange` in order, as another service's relay would
+/// (persistent, with publisher confirms and `mandatory`), and panics unless the broker took each
+/// one and routed it to some queue: a test whose event went nowhere would wait for nothing.
+pub async fn publish<B: AsRef<[u8]>>(exchange: &str, messages: &[(&str, B)]) {
+    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ on 127.0.0.1:5672");
+    let channel = conn.create_channel().await.expect("channel");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm_select");
+    for (key, body) in messages {
+        let confirm = channel
+            .basic_publish(
+                exchange.to_owned().into(),
+                (*key).to_owned().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body.as_ref(),
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("publisher confirm");
+        assert!(
+            matches!(confirm, lapin::Confirmation::Ack(None)),
+            "the broker did not route '{key}' to any queue: {confirm:?}"
+        );
+    }
+    conn.close(200, "published".into()).await.ok();
+}
+
+/// Takes messages off `queue` (a DLQ, say) until `expected` have come or `timeout` has passed, then
+/// waits `quiet` for any more, so that a test can assert there was no extra one.
+pub async fn take_from(
+    queue: &str,
+    expected: usize,
+    timeout: Duration,
+    quiet: Duration,
+) -> Vec<Vec<u8>> {
+    let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ on 127.0.0.1:5672");
+    let channel = conn.create_channel().await.expect("channel");
+    let mut taken = Vec::new();
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    let mut settling = false;
+    loop {
+        match channel
+            .basic_get(queue.to_owned().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic_get")
+        {
+            Some(m) => taken.push(m.delivery.data),
+            None if tokio::time::Instant::now() >= deadline => break,
+            None => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+        if taken.len() >= expected && !settling {
+            settling = true;
+            deadline = tokio::time::Instant::now() + quiet;
+        }
+    }
+    conn.close(200, "taken".into()).await.ok();
+    taken
+}
+
 /// One message seen on the broker.
 #[derive(Debug, Clone)]
 pub struct Seen {

@@ -4,8 +4,6 @@ mod support;
 
 use common::events::{EventEnvelope, PaymentPaid};
 use common::{Money, OrderId, PaymentMethod};
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
-use lapin::BasicProperties;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -324,10 +322,9 @@ async fn a_deposit_for_an_order_another_payment_just_paid_is_overpaid() {
             paid_at: chrono::Utc::now(),
         },
     );
-    publish(
+    testkit::publish(
         &s.exchange,
-        "payment.paid",
-        &serde_json::to_vec(&paid).unwrap(),
+        &[("payment.paid", serde_json::to_vec(&paid).unwrap())],
     )
     .await;
     assert!(s.wait_status("OVER-1", "paid").await);
@@ -367,49 +364,23 @@ async fn a_deposit_for_an_order_another_payment_just_paid_is_overpaid() {
 async fn a_poison_message_goes_to_the_dlq_and_the_consumer_keeps_going() {
     let s = stack(&[]).await;
     s.create_known(&["POISON-1"]).await;
-    publish(&s.exchange, "deposit.confirmed", b"{this is not an event").await;
+    testkit::publish(
+        &s.exchange,
+        &[("deposit.confirmed", b"{this is not an event")],
+    )
+    .await;
     assert_eq!(s.confirm(&confirmation(&["POISON-1"])).await.0, 200);
     assert!(
         s.wait_status("POISON-1", "paid").await,
         "the consumer went on after the poison"
     );
 
-    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    let dlq = format!("{}.dlq", s.order_query_queue);
-    let mut dead = None;
-    for _ in 0..50 {
-        if let Some(m) = channel
-            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            dead = Some(m.delivery.data.clone());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(dead.as_deref(), Some(&b"{this is not an event"[..]));
-}
-
-async fn publish(exchange: &str, key: &str, body: &[u8]) {
-    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .basic_publish(
-            exchange.to_owned().into(),
-            key.to_owned().into(),
-            BasicPublishOptions::default(),
-            body,
-            BasicProperties::default(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    conn.close(200, "done".into()).await.ok();
+    let dead = testkit::take_from(
+        &format!("{}.dlq", s.order_query_queue),
+        1,
+        Duration::from_secs(5),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(dead, [b"{this is not an event".to_vec()]);
 }

@@ -110,27 +110,7 @@ async fn a_burst_of_order_events_leaves_the_view_as_one_by_one_would() {
     ];
     // The same order.created again under a new event id changes nothing.
     burst.push(created("V-PAID", "99999.00"));
-    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let channel = amqp.create_channel().await.unwrap();
-    for (key, body) in &burst {
-        channel
-            .basic_publish(
-                exchange.clone().into(),
-                (*key).into(),
-                lapin::options::BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                body.as_bytes(),
-                lapin::BasicProperties::default(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    testkit::publish(&exchange, &burst).await;
 
     let second = start().await;
     let inbox = || {

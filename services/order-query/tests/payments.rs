@@ -6,8 +6,6 @@ mod support;
 use chrono::Utc;
 use common::events::{DepositConfirmed, EventEnvelope, PaymentPaid};
 use common::{Money, OrderId, PaymentMethod};
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
-use lapin::BasicProperties;
 use rust_decimal::Decimal;
 use std::time::Duration;
 use support::{order, spawn_on};
@@ -81,27 +79,7 @@ async fn a_burst_of_payments_pays_each_order_once_and_refuses_only_the_bad_event
         portone("OP-1", "imp_wrong", Decimal::new(100, 2)),
     ));
 
-    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let channel = amqp.create_channel().await.unwrap();
-    for (key, body) in &burst {
-        channel
-            .basic_publish(
-                exchange.clone().into(),
-                (*key).into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                body.as_bytes(),
-                BasicProperties::default(),
-            )
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    testkit::publish(&exchange, &burst).await;
 
     let second = spawn_on(&db_url, &exchange, &overrides).await;
     let paid =
@@ -114,19 +92,16 @@ async fn a_burst_of_payments_pays_each_order_once_and_refuses_only_the_bad_event
         "{} of {ORDERS} paid",
         paid().await
     );
-    let dlq = format!("{queue}.dlq");
-    let mut dead = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while dead.len() < 2 && tokio::time::Instant::now() < deadline {
-        match channel
-            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            Some(m) => dead.push(String::from_utf8(m.delivery.data).unwrap()),
-            None => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
+    let dead: Vec<String> = testkit::take_from(
+        &format!("{queue}.dlq"),
+        2,
+        Duration::from_secs(10),
+        Duration::from_millis(300),
+    )
+    .await
+    .into_iter()
+    .map(|d| String::from_utf8(d).unwrap())
+    .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     assert_eq!(paid().await, ORDERS as i64);

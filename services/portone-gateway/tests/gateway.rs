@@ -4,8 +4,6 @@ mod support;
 
 use common::events::{DepositConfirmed, EventEnvelope};
 use common::{Money, OrderId};
-use lapin::options::BasicPublishOptions;
-use lapin::BasicProperties;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -230,22 +228,11 @@ async fn a_barcode_is_voided_when_the_order_is_paid_by_bank_transfer() {
             request_id: None,
         },
     );
-    let conn = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
-        .await
-        .unwrap();
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .basic_publish(
-            s.exchange.clone().into(),
-            "deposit.confirmed".into(),
-            BasicPublishOptions::default(),
-            &serde_json::to_vec(&deposit).unwrap(),
-            BasicProperties::default(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    testkit::publish(
+        &s.exchange,
+        &[("deposit.confirmed", serde_json::to_vec(&deposit).unwrap())],
+    )
+    .await;
 
     let voided = tap.next(WAIT).await.expect("payment.cvs_voided published");
     assert_eq!(voided.body["order_id"], "VOID-1");
