@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod service;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken;

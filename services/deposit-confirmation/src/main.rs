@@ -1,22 +1,15 @@
 use deposit_confirmation::startup::{migrate, Application};
-use platform::config::{Service, Settings};
+use platform::config::Service;
+use platform::service::Command;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(Service::DepositConfirmation)?;
-    platform::telemetry::init(
-        Service::DepositConfirmation.name(),
-        &settings.log.level,
-        settings.log.json,
-    );
-    match std::env::args().nth(1).as_deref() {
-        Some("migrate") => migrate(&settings).await,
-        None | Some("serve") => Ok(Application::build(settings)
+    let (settings, command) = platform::service::start(Service::DepositConfirmation, true)?;
+    match command {
+        Command::Migrate => migrate(&settings).await,
+        Command::Serve => Ok(Application::build(settings)
             .await?
             .run_until_stopped()
             .await?),
-        Some(other) => {
-            anyhow::bail!("unknown command '{other}'; use `serve` (default) or `migrate`")
-        }
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::routes::{bankda, deposits};
 use crate::{order_view, MIGRATIONS, SCHEMA};
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
@@ -12,24 +11,20 @@ use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
+use platform::service::Running;
 use std::sync::Arc;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-    shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
+/// Builds the service; what it returns runs it (see [`Running`]).
+pub struct Application;
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     db::migrate_when_reachable(&settings.database, SCHEMA, || MIGRATIONS).await
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Running> {
         migrate(&settings).await?;
         let pool = db::pool(&settings.database);
         let metrics = Metrics::new(settings.service.name());
@@ -103,31 +98,8 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "deposit-confirmation listening");
-        Ok(Self {
-            port,
-            server,
-            shutdown,
-            tasks,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        result
+        Ok(Running::new(port, server, shutdown, tasks))
     }
 }
 

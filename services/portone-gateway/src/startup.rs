@@ -3,7 +3,6 @@
 
 use crate::routes::{billing_keys, callbacks, payments};
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
@@ -13,10 +12,10 @@ use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
+use platform::service::Running;
 use portone::{PortOneClient, PortOneConfig};
 use std::sync::Arc;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
@@ -28,12 +27,8 @@ pub struct Gateway {
     pub relay: Arc<Notify>,
 }
 
-pub struct Application {
-    port: u16,
-    server: Server,
-    shutdown: CancellationToken,
-    tasks: Vec<JoinHandle<()>>,
-}
+/// Builds the service; what it returns runs it (see [`Running`]).
+pub struct Application;
 
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     db::migrate_when_reachable(&settings.database, SCHEMA, || MIGRATIONS).await
@@ -56,7 +51,7 @@ fn portone_client(settings: &Settings) -> anyhow::Result<(PortOneClient, String)
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Running> {
         let (client, channel_key) = portone_client(&settings)?;
         migrate(&settings).await?;
         let pool = db::pool(&settings.database);
@@ -164,31 +159,8 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "portone-gateway listening");
-        Ok(Self {
-            port,
-            server,
-            shutdown,
-            tasks,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.shutdown.cancel();
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        result
+        Ok(Running::new(port, server, shutdown, tasks))
     }
 }
 

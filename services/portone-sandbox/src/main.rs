@@ -1,19 +1,12 @@
-use platform::config::{Service, Settings};
+use platform::config::Service;
 use portone_sandbox::startup::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::load(Service::PortoneSandbox)?;
-    platform::telemetry::init(
-        Service::PortoneSandbox.name(),
-        &settings.log.level,
-        settings.log.json,
-    );
-    match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => Ok(Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await?),
-        Some(other) => anyhow::bail!("unknown command '{other}'; use `serve` (default)"),
-    }
+    // The sandbox keeps everything in memory: no schema, so nothing to migrate.
+    let (settings, _serve) = platform::service::start(Service::PortoneSandbox, false)?;
+    Ok(Application::build(settings)
+        .await?
+        .run_until_stopped()
+        .await?)
 }

@@ -3,35 +3,32 @@
 
 use crate::state::{Sandbox, SandboxOptions};
 use crate::{api, controls};
-use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
 use platform::http::{self, Readiness};
 use platform::metrics::Metrics;
-use std::sync::Arc;
+use platform::service::Running;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
-pub struct Application {
-    port: u16,
-    server: Server,
-    shutdown: CancellationToken,
-    sandbox: Arc<Sandbox>,
-}
+/// Builds the service; what it returns runs it (see [`Running`]).
+pub struct Application;
 
 impl Application {
     /// The sandbox configured from `settings` (credentials from the `portone` section, or
     /// `sandbox_key` / `sandbox_secret`).
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Running> {
         let options = SandboxOptions::from_settings(&settings);
         Self::build_with(settings, options).await
     }
 
     /// With options of the caller's (tests shorten the token lifetime here).
-    pub async fn build_with(settings: Settings, options: SandboxOptions) -> anyhow::Result<Self> {
+    pub async fn build_with(
+        settings: Settings,
+        options: SandboxOptions,
+    ) -> anyhow::Result<Running> {
         let sandbox = web::Data::new(Sandbox::new(options)?);
-        let shared = sandbox.clone().into_inner();
         let metrics = web::Data::new(Metrics::new("portone-sandbox"));
         let readiness = web::Data::new(Readiness {
             pool: None,
@@ -101,34 +98,8 @@ impl Application {
         .shutdown_timeout(5)
         .listen(listener)?
         .run();
-        http::stop_on_cancel(server.handle(), shutdown.clone());
         tracing::info!(port, "portone-sandbox listening");
-        Ok(Self {
-            port,
-            server,
-            shutdown,
-            sandbox: shared,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Cancel it to stop the server.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    /// The sandbox's state, for tests that look inside.
-    pub fn sandbox(&self) -> Arc<Sandbox> {
-        self.sandbox.clone()
-    }
-
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
-        self.shutdown.cancel();
-        result
+        Ok(Running::new(port, server, shutdown, Vec::new()))
     }
 }
 
