@@ -1,0 +1,6 @@
+ALTER TABLE deposit_confirmation.outbox RESET (
+    autovacuum_vacuum_scale_factor,
+    autovacuum_vacuum_threshold,
+    autovacuum_analyze_scale_factor,
+    autovacuum_analyze_threshold
+);
