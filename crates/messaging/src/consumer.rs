@@ -253,6 +253,9 @@ impl Consumer {
         tracing::info!(queue = %self.config.queue, "consumer connected");
         let result = loop {
             tokio::select! {
+                // Shutdown first: a delivery left unsettled by a cancelled retry must not be
+                // swept up by the next batch's multiple ack.
+                biased;
                 _ = shutdown.cancelled() => break Ok(()),
                 next = deliveries.next() => match next {
                     Some(Ok(first)) => {
@@ -314,6 +317,10 @@ impl Consumer {
                 if outcomes.iter().any(|o| matches!(o, Ok(Outcome::Applied))) {
                     self.handler.after_commit();
                 }
+                // Refusals go out first; then one ack with `multiple` settles the rest of the
+                // batch, instead of one ack (a quorum-queue log entry) per event. Every earlier
+                // delivery on this channel is settled by now: batches are handled one at a time.
+                let mut last_acked: Option<&Delivery> = None;
                 for ((delivery, env, _), outcome) in decoded.iter().zip(outcomes) {
                     let event_type = env.event_type.as_str();
                     match outcome {
@@ -327,7 +334,9 @@ impl Consumer {
                                 .processed
                                 .with_label_values(&[event_type, label])
                                 .inc();
-                            ack(delivery).await;
+                            if last_acked.is_none_or(|d| d.delivery_tag < delivery.delivery_tag) {
+                                last_acked = Some(delivery);
+                            }
                         }
                         Err(reason) => {
                             tracing::error!(event_id = %env.event_id, event_type, order_id = %env.order_id, reason = %reason, "event refused by handler; dead-lettering");
@@ -338,6 +347,9 @@ impl Consumer {
                             reject(delivery).await;
                         }
                     }
+                }
+                if let Some(delivery) = last_acked {
+                    ack_through(delivery).await;
                 }
             }
             Err(e) => {
@@ -537,8 +549,9 @@ impl Consumer {
     }
 }
 
-async fn ack(delivery: &Delivery) {
-    match delivery.ack(BasicAckOptions::default()).await {
+/// Acks `delivery` and every delivery before it on its channel not yet settled.
+async fn ack_through(delivery: &Delivery) {
+    match delivery.ack(BasicAckOptions { multiple: true }).await {
         Ok(true) => {}
         // The channel this delivery came on is gone; the broker redelivers and the inbox turns
         // the redelivery into a no-op.

@@ -3,7 +3,8 @@
 use common::events::{Event, EventEnvelope, OrderCancelled, RawEnvelope};
 use common::{OrderId, Secret};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
 use lapin::BasicProperties;
 use messaging::{Consumer, ConsumerConfig, EventHandler, HandlerError};
 use platform::config::{Service, Settings};
@@ -248,4 +249,19 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
         "the refused event is not in the inbox, so that it can be re-driven from the DLQ"
     );
     shutdown.cancel();
+    // Every delivery was settled: once the consumer is gone, nothing returns to the queue (an
+    // unacked delivery would, and would be redelivered to the next consumer).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let left = channel
+        .queue_declare(
+            queue.clone().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(left.message_count(), 0, "deliveries left unacked");
 }
