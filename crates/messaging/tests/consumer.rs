@@ -3,9 +3,8 @@
 use common::events::{Event, EventEnvelope, OrderCancelled, RawEnvelope};
 use common::{OrderId, Secret};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::BasicProperties;
 use messaging::{Consumer, ConsumerConfig, EventHandler, HandlerError};
 use platform::config::{Service, Settings};
 use std::sync::Arc;
@@ -87,33 +86,23 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
         .await
         .unwrap();
     let channel = amqp.create_channel().await.unwrap();
-    let publish = |key: &'static str, body: String| {
-        let channel = channel.clone();
-        let exchange = exchange.clone();
-        async move {
-            channel
-                .basic_publish(
-                    exchange.into(),
-                    key.into(),
-                    BasicPublishOptions::default(),
-                    body.as_bytes(),
-                    BasicProperties::default(),
-                )
-                .await
-                .unwrap();
-        }
-    };
     let good = event("GOOD-1");
-    publish("order.cancelled", good.clone()).await;
-    publish("order.cancelled", good.clone()).await; // a redelivery of the same event
-    publish("order.cancelled", "not json at all".into()).await;
-    publish(
-        "order.paid",
-        event("WRONG-SHAPE").replace("order.cancelled", "order.paid"),
+    testkit::publish(
+        &exchange,
+        &[
+            ("order.cancelled", good.clone()),
+            // A redelivery of the same event.
+            ("order.cancelled", good.clone()),
+            ("order.cancelled", "not json at all".into()),
+            (
+                "order.paid",
+                event("WRONG-SHAPE").replace("order.cancelled", "order.paid"),
+            ),
+            ("order.cancelled", event("REFUSED")),
+            ("order.cancelled", event("GOOD-2")),
+        ],
     )
     .await;
-    publish("order.cancelled", event("REFUSED")).await;
-    publish("order.cancelled", event("GOOD-2")).await;
 
     let applied = || testkit::count(&db_url, "SELECT count(*) AS n FROM t.applied");
     assert!(
@@ -183,18 +172,8 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
     bodies.insert(150, event("REFUSED"));
     bodies.insert(10, bodies[5].clone());
     bodies.insert(200, bodies[100].clone());
-    for body in &bodies {
-        channel
-            .basic_publish(
-                exchange.clone().into(),
-                "order.cancelled".into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                BasicProperties::default(),
-            )
-            .await
-            .unwrap();
-    }
+    let burst: Vec<(&str, &String)> = bodies.iter().map(|b| ("order.cancelled", b)).collect();
+    testkit::publish(&exchange, &burst).await;
     let settings =
         Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
     let consumer = Consumer::new(
