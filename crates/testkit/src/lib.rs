@@ -142,6 +142,48 @@ pub async fn take_from(
     taken
 }
 
+/// How many of `seen` went out under each routing key: "one event of each kind" in one assert.
+pub fn tally(seen: &[Seen]) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for s in seen {
+        *counts.entry(s.routing_key.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// Everything the process logs from now on, as the services write it (JSON, at debug), for tests
+/// that assert what must never be logged. It installs the global subscriber, so call it once per
+/// test binary, before anything logs.
+pub fn capture_logs() -> CapturedLogs {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .init();
+    logs
+}
+
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("logs are UTF-8")
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One message seen on the broker.
 #[derive(Debug, Clone)]
 pub struct Seen {

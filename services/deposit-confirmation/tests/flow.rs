@@ -5,18 +5,9 @@ mod support;
 use common::events::{EventEnvelope, PaymentPaid};
 use common::{Money, OrderId, PaymentMethod};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::time::Duration;
 use support::*;
 use testkit::EventTap;
-
-fn tally(seen: &[testkit::Seen]) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for s in seen {
-        *counts.entry(s.routing_key.clone()).or_default() += 1;
-    }
-    counts
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_list_confirm_pays_the_order_once_even_when_confirmed_twice() {
@@ -68,7 +59,7 @@ async fn create_list_confirm_pays_the_order_once_even_when_confirmed_twice() {
     assert_eq!(list, r#"{"orders":[]}"#, "paid orders leave Bankda's list");
 
     let seen = tap.drain(Duration::from_secs(2)).await;
-    let counts = tally(&seen);
+    let counts = testkit::tally(&seen);
     assert_eq!(counts.get("order.created"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("deposit.confirmed"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("order.paid"), Some(&1), "{counts:?}");
@@ -97,7 +88,7 @@ async fn concurrent_confirmations_of_one_order_emit_one_deposit_confirmed() {
         assert_eq!(r, (200, CT.into(), OK.into()));
     }
     let seen = tap.drain(Duration::from_secs(2)).await;
-    assert_eq!(seen.len(), 2, "{:?}", tally(&seen));
+    assert_eq!(seen.len(), 2, "{:?}", testkit::tally(&seen));
     assert_eq!(
         s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations")
             .await,
@@ -148,7 +139,7 @@ async fn each_order_stands_on_its_own_and_refusals_emit_deposit_refused() {
         "the confirmable one is confirmed despite the failures"
     );
     let seen = tap.drain(Duration::from_secs(2)).await;
-    let counts = tally(&seen);
+    let counts = testkit::tally(&seen);
     assert_eq!(counts.get("deposit.confirmed"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("deposit.refused"), Some(&1), "{counts:?}");
     let refused = seen

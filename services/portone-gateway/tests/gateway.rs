@@ -5,18 +5,9 @@ mod support;
 use common::events::{DepositConfirmed, EventEnvelope};
 use common::{Money, OrderId};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::time::Duration;
 use support::*;
 use testkit::EventTap;
-
-fn tally(seen: &[testkit::Seen]) -> HashMap<String, usize> {
-    let mut counts = HashMap::new();
-    for s in seen {
-        *counts.entry(s.routing_key.clone()).or_default() += 1;
-    }
-    counts
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_barcode_paid_at_the_store_pays_the_order() {
@@ -55,7 +46,7 @@ async fn a_barcode_paid_at_the_store_pays_the_order() {
     assert_eq!(order["paid_via"], "cvs");
 
     let seen = tap.drain(Duration::from_secs(2)).await;
-    let counts = tally(&seen);
+    let counts = testkit::tally(&seen);
     for kind in [
         "order.created",
         "payment.cvs_issued",
@@ -108,7 +99,7 @@ async fn duplicate_form_and_forged_webhooks_change_nothing() {
         })
         .await
     );
-    let before = tally(&tap.drain(Duration::from_secs(1)).await);
+    let before = testkit::tally(&tap.drain(Duration::from_secs(1)).await);
     assert_eq!(before.get("payment.cvs_issued"), Some(&2), "{before:?}");
     assert_eq!(before.get("payment.paid"), Some(&1), "{before:?}");
 

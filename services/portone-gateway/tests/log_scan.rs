@@ -4,32 +4,11 @@
 mod support;
 
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use support::*;
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_card_number_or_contact_detail_is_logged() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = testkit::capture_logs();
 
     let s = stack().await;
     s.order("LOG-1", "cvs").await;
@@ -80,7 +59,7 @@ async fn no_secret_card_number_or_contact_detail_is_logged() {
         .unwrap()
         .to_owned();
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("barcode issued"), "the run was logged");
     for secret in [
         portone_sandbox::DEFAULT_IMP_SECRET,

@@ -7,32 +7,10 @@ use common::Secret;
 use portone::{BillingKeyIssueRequest, CvsIssueRequest, PortOneClient};
 use rust_decimal::Decimal;
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_or_card_number_is_logged() {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = testkit::capture_logs();
 
     let sandbox = support::spawn().await;
     let merchant = support::merchant().await;
@@ -76,7 +54,7 @@ async fn no_secret_or_card_number_is_logged() {
     tracing::error!(error = %refused, "refused as expected");
     tracing::error!(error = %bad_err, error_debug = ?bad_err, client = ?client, "refused as expected");
 
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("PortOne call"), "the client logged at debug");
     assert!(
         logs.contains("billing key issued"),
