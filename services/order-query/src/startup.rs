@@ -73,10 +73,14 @@ impl Application {
             deposit_deadline: settings.orders.default_deposit_deadline,
             shop_offset: settings.shop.utc_offset,
         });
-        let pool = web::Data::new(pool);
-        let metrics = web::Data::new(metrics);
-        let readiness = web::Data::new(readiness);
-        let tokens = web::Data::new(ApiTokens(settings.api.tokens.clone()));
+        let basics = http::Basics::new(
+            pool,
+            metrics,
+            readiness,
+            ApiTokens(settings.api.tokens.clone()),
+            settings.http.max_body_bytes,
+            ApiDoc::openapi(),
+        );
         let bankda_access = web::Data::new(BankdaAccess {
             allowed: settings.bankda.allowed_ips.clone(),
             trusted_proxies: settings.bankda.trusted_proxies.clone(),
@@ -87,18 +91,11 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::telemetry))
-                .app_data(pool.clone())
-                .app_data(metrics.clone())
-                .app_data(readiness.clone())
-                .app_data(tokens.clone())
+                .configure(|cfg| basics.configure(cfg))
                 .app_data(bankda_access.clone())
                 .app_data(bankda_limit.clone())
                 .app_data(defaults.clone())
                 .app_data(waker.clone())
-                .app_data(http::json_config(body_limit))
-                .app_data(http::path_config())
-                .app_data(http::query_config())
-                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
                 .service(
                     web::scope("/bankda")
                         .wrap(from_fn(http::require_bankda_ip))
@@ -114,7 +111,6 @@ impl Application {
                         .route("/orders/{order_id}", web::get().to(orders::get))
                         .route("/orders/{order_id}/cancel", web::post().to(orders::cancel)),
                 )
-                .default_service(web::to(http::error::not_found))
         })
         .workers(settings.http.workers)
         .shutdown_timeout(10)

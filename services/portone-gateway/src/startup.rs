@@ -97,23 +97,19 @@ impl Application {
             webhook_base_url: settings.portone.webhook_base_url.clone(),
             relay: relay_waker,
         });
-        let pool = web::Data::new(pool);
-        let metrics = web::Data::new(metrics);
-        let readiness = web::Data::new(readiness);
-        let tokens = web::Data::new(ApiTokens(settings.api.tokens.clone()));
-        let body_limit = settings.http.max_body_bytes;
+        let basics = http::Basics::new(
+            pool,
+            metrics,
+            readiness,
+            ApiTokens(settings.api.tokens.clone()),
+            settings.http.max_body_bytes,
+            ApiDoc::openapi(),
+        );
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::telemetry))
-                .app_data(pool.clone())
-                .app_data(metrics.clone())
-                .app_data(readiness.clone())
-                .app_data(tokens.clone())
+                .configure(|cfg| basics.configure(cfg))
                 .app_data(gateway.clone())
-                .app_data(http::json_config(body_limit))
-                .app_data(http::path_config())
-                .app_data(http::query_config())
-                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
                 .service(
                     web::scope("/portone")
                         .route("/cvs-confirm", web::post().to(callbacks::cvs_confirm))
@@ -153,7 +149,6 @@ impl Application {
                             web::get().to(billing_keys::schedules),
                         ),
                 )
-                .default_service(web::to(http::error::not_found))
         })
         .workers(settings.http.workers)
         .shutdown_timeout(10)

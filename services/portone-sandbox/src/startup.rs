@@ -38,6 +38,7 @@ impl Application {
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.http.max_body_bytes;
+        let ops = http::OpsRoutes::new(ApiDoc::openapi());
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(http::telemetry))
@@ -46,7 +47,7 @@ impl Application {
                 .app_data(readiness.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(http::path_config())
-                .configure(|cfg| http::configure_ops(cfg, ApiDoc::openapi()))
+                .configure(|cfg| ops.configure(cfg))
                 .route("/users/getToken", web::post().to(api::get_token))
                 .route("/cvs", web::post().to(api::issue_cvs))
                 .route("/cvs/{imp_uid}", web::delete().to(api::revoke_cvs))

@@ -1,19 +1,21 @@
 //! HTTP plumbing shared by the services: errors, request ids and access logs, bearer auth,
 //! Bankda's IP allow-list, health, metrics and API docs.
 
+pub mod app;
 pub mod auth;
 pub mod bankda_access;
 pub mod error;
 pub mod ops;
 pub mod request_id;
 
+pub use app::Basics;
 pub use auth::{require_bearer, ApiTokens};
 pub use bankda_access::{
     bankda_response, read_limited, require_bankda_ip, too_large_reply, BankdaAccess, BodyError,
     ClientIp,
 };
 pub use error::{json_config, path_config, query_config, ApiError};
-pub use ops::{configure_ops, ComponentHealth, Readiness};
+pub use ops::{ComponentHealth, OpsRoutes, Readiness};
 pub use request_id::{telemetry, RequestId};
 
 use actix_web::dev::ServerHandle;

@@ -82,25 +82,43 @@ async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse 
     HttpResponse::Ok().json(doc.get_ref())
 }
 
-/// Adds the operator routes. `api` is the service's own document; the operator routes are
-/// merged into it so `/openapi.json` lists every route.
-pub fn configure_ops(cfg: &mut web::ServiceConfig, mut api: utoipa::openapi::OpenApi) {
-    api.merge(OpsApi::openapi());
-    let docs_page = utoipa_scalar::Scalar::new(api.clone()).to_html();
-    cfg.app_data(web::Data::new(api))
-        .route("/health", web::get().to(health))
-        .route("/health/ready", web::get().to(ready))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi_json))
-        .route(
-            "/docs",
-            web::get().to(move || {
-                let page = docs_page.clone();
-                async move {
-                    HttpResponse::Ok()
-                        .content_type("text/html; charset=utf-8")
-                        .body(page)
-                }
-            }),
-        );
+/// The operator routes, and the service's API document with them merged in (so that
+/// `/openapi.json` lists every route) and its docs page: rendered once at start-up, shared by
+/// every HTTP worker.
+#[derive(Clone)]
+pub struct OpsRoutes {
+    api: web::Data<utoipa::openapi::OpenApi>,
+    docs_page: web::Bytes,
+}
+
+impl OpsRoutes {
+    /// `api` is the service's own document.
+    pub fn new(mut api: utoipa::openapi::OpenApi) -> Self {
+        api.merge(OpsApi::openapi());
+        let docs_page = utoipa_scalar::Scalar::new(api.clone()).to_html().into();
+        Self {
+            api: web::Data::new(api),
+            docs_page,
+        }
+    }
+
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let docs_page = self.docs_page.clone();
+        cfg.app_data(self.api.clone())
+            .route("/health", web::get().to(health))
+            .route("/health/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics))
+            .route("/openapi.json", web::get().to(openapi_json))
+            .route(
+                "/docs",
+                web::get().to(move || {
+                    let page = docs_page.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("text/html; charset=utf-8")
+                            .body(page)
+                    }
+                }),
+            );
+    }
 }

@@ -1,0 +1,52 @@
+//! What the HTTP app of every service with a database carries, built once at start-up.
+
+use super::error::{self, json_config, path_config, query_config};
+use super::{ApiTokens, OpsRoutes, Readiness};
+use crate::db::PgPool;
+use crate::metrics::Metrics;
+use actix_web::web;
+
+/// The database pool, metrics, readiness checks and API tokens that handlers and middleware read;
+/// the extractor configs that turn bad input into our JSON errors; the operator routes; and the
+/// JSON 404 for any other path. Each HTTP worker registers them with [`Basics::configure`].
+#[derive(Clone)]
+pub struct Basics {
+    pool: web::Data<PgPool>,
+    metrics: web::Data<Metrics>,
+    readiness: web::Data<Readiness>,
+    tokens: web::Data<ApiTokens>,
+    body_limit: usize,
+    ops: OpsRoutes,
+}
+
+impl Basics {
+    pub fn new(
+        pool: PgPool,
+        metrics: Metrics,
+        readiness: Readiness,
+        tokens: ApiTokens,
+        body_limit: usize,
+        api: utoipa::openapi::OpenApi,
+    ) -> Self {
+        Self {
+            pool: web::Data::new(pool),
+            metrics: web::Data::new(metrics),
+            readiness: web::Data::new(readiness),
+            tokens: web::Data::new(tokens),
+            body_limit,
+            ops: OpsRoutes::new(api),
+        }
+    }
+
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.pool.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.readiness.clone())
+            .app_data(self.tokens.clone())
+            .app_data(json_config(self.body_limit))
+            .app_data(path_config())
+            .app_data(query_config())
+            .configure(|cfg| self.ops.configure(cfg))
+            .default_service(web::to(error::not_found));
+    }
+}
