@@ -527,25 +527,13 @@ impl Consumer {
         }
     }
 
+    /// One event, through the same inbox and handler path as a batch.
     async fn apply(&self, envelope: &RawEnvelope, event: Event) -> Result<Outcome, HandlerError> {
-        let mut conn = platform::db::get(&self.pool).await?;
-        let schema = self.config.schema.clone();
-        let handler = self.handler.clone();
-        conn.transaction(async move |conn| -> Result<Outcome, HandlerError> {
-                let inserted = diesel::sql_query(format!(
-                    "INSERT INTO {schema}.inbox (event_id, event_type) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                ))
-                .bind::<SqlUuid, _>(envelope.event_id)
-                .bind::<Text, _>(envelope.event_type.as_str())
-                .execute(conn)
-                .await?;
-                if inserted == 0 {
-                    return Ok(Outcome::Duplicate);
-                }
-                handler.handle(conn, envelope, event).await?;
-                Ok(Outcome::Applied)
-        })
-        .await
+        let mut outcomes = self.apply_many(&[(envelope, event)]).await?;
+        outcomes
+            .pop()
+            .expect("one outcome per event")
+            .map_err(HandlerError::Permanent)
     }
 }
 
