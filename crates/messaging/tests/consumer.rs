@@ -45,8 +45,8 @@ fn event(order: &str) -> String {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goes_on() {
+/// A database of the test's own with the `t` schema's inbox and the table `Recorder` writes.
+async fn database() -> String {
     let db_url = testkit::create_database().await;
     let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
     for sql in [
@@ -56,19 +56,20 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
     ] {
         diesel::sql_query(sql).execute(&mut conn).await.unwrap();
     }
-    let exchange = testkit::unique("pbt.events.");
-    let queue = testkit::unique("pbt.consumer.");
-    let settings =
-        Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
-    let pool = platform::db::pool(&settings.database);
-    let consumer = Consumer::new(
-        pool,
+    db_url
+}
+
+/// A consumer of `order.*` on `queue` that applies events with `Recorder`.
+fn recorder(db_url: &str, exchange: &str, queue: &str, prefetch: u16) -> Consumer {
+    let settings = Settings::for_tests(Service::OrderQuery, &[("database.url", db_url)]).unwrap();
+    Consumer::new(
+        platform::db::pool(&settings.database),
         ConsumerConfig {
             amqp_url: Secret::new(testkit::AMQP_URL.into()),
-            exchange: exchange.clone(),
-            queue: queue.clone(),
+            exchange: exchange.to_owned(),
+            queue: queue.to_owned(),
             routing_keys: vec!["order.*".into()],
-            prefetch: 10,
+            prefetch,
             delivery_limit: 3,
             queue_expires: Some(Duration::from_secs(300)),
             schema: "t".into(),
@@ -76,7 +77,15 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
         },
         Arc::new(Recorder),
         &platform::metrics::Metrics::new("consumer-test"),
-    );
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goes_on() {
+    let db_url = database().await;
+    let exchange = testkit::unique("pbt.events.");
+    let queue = testkit::unique("pbt.consumer.");
+    let consumer = recorder(&db_url, &exchange, &queue, 10);
     let health = consumer.health();
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(consumer.run(shutdown.child_token()));
@@ -142,15 +151,7 @@ async fn duplicates_apply_once_and_poison_goes_to_the_dlq_while_the_consumer_goe
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
-    let db_url = testkit::create_database().await;
-    let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
-    for sql in [
-        "CREATE SCHEMA t",
-        "CREATE TABLE t.inbox (event_id UUID PRIMARY KEY, event_type TEXT NOT NULL, received_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        "CREATE TABLE t.applied (event_id UUID NOT NULL)",
-    ] {
-        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
-    }
+    let db_url = database().await;
     let exchange = testkit::unique("pbt.events.");
     let queue = testkit::unique("pbt.consumer.");
     // Everything is queued before the consumer starts, so it arrives in prefetch-sized batches.
@@ -174,24 +175,7 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
     bodies.insert(200, bodies[100].clone());
     let burst: Vec<(&str, &String)> = bodies.iter().map(|b| ("order.cancelled", b)).collect();
     testkit::publish(&exchange, &burst).await;
-    let settings =
-        Settings::for_tests(Service::OrderQuery, &[("database.url", db_url.as_str())]).unwrap();
-    let consumer = Consumer::new(
-        platform::db::pool(&settings.database),
-        ConsumerConfig {
-            amqp_url: Secret::new(testkit::AMQP_URL.into()),
-            exchange: exchange.clone(),
-            queue: queue.clone(),
-            routing_keys: vec!["order.*".into()],
-            prefetch: 64,
-            delivery_limit: 3,
-            queue_expires: Some(Duration::from_secs(300)),
-            schema: "t".into(),
-            service: "consumer-test".into(),
-        },
-        Arc::new(Recorder),
-        &platform::metrics::Metrics::new("consumer-test"),
-    );
+    let consumer = recorder(&db_url, &exchange, &queue, 64);
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(consumer.run(shutdown.child_token()));
     let applied = || testkit::count(&db_url, "SELECT count(*) AS n FROM t.applied");
