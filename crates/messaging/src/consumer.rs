@@ -140,6 +140,7 @@ impl ConsumerConfig {
 #[derive(Clone)]
 struct ConsumerMetrics {
     processed: IntCounterVec,
+    dead_letters: prometheus::IntGauge,
 }
 
 pub struct Consumer {
@@ -183,7 +184,10 @@ impl Consumer {
             config,
             handler,
             health: ComponentHealth::default(),
-            metrics: ConsumerMetrics { processed },
+            metrics: ConsumerMetrics {
+                processed,
+                dead_letters: crate::dlq::gauge(metrics),
+            },
         }
     }
 
@@ -192,6 +196,14 @@ impl Consumer {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
+        let gauge = tokio::spawn(crate::dlq::watch(
+            crate::dlq::DlqTarget {
+                amqp_url: self.config.amqp_url.clone(),
+                queue: self.config.queue.clone(),
+            },
+            self.metrics.dead_letters.clone(),
+            shutdown.clone(),
+        ));
         let mut backoff = Backoff::default();
         while !shutdown.is_cancelled() {
             match self.consume(&shutdown, &mut backoff).await {
@@ -208,6 +220,7 @@ impl Consumer {
             }
         }
         self.health.set(false);
+        let _ = gauge.await;
     }
 
     async fn consume(

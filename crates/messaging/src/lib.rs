@@ -6,9 +6,11 @@
 //!   marks a row sent only after the broker's ack. Replicas share the table safely.
 //! - [`consumer`]: reads the service's quorum queue, records each `event_id` in the `inbox`
 //!   table in the same transaction as the effect, and acks only after commit.
+//! - [`dlq`]: lists, replays and discards what the consumer dead-lettered.
 
 pub mod broker;
 pub mod consumer;
+pub mod dlq;
 pub mod outbox;
 pub mod relay;
 

@@ -60,6 +60,7 @@ struct RelayMetrics {
     published: IntCounterVec,
     retried: IntCounterVec,
     pending: IntGauge,
+    oldest_pending: IntGauge,
 }
 
 pub struct OutboxRelay {
@@ -105,9 +106,11 @@ struct PendingRow {
 }
 
 #[derive(QueryableByName)]
-struct Count {
+struct Pending {
     #[diesel(sql_type = BigInt)]
     n: i64,
+    #[diesel(sql_type = BigInt)]
+    oldest_seconds: i64,
 }
 
 impl OutboxRelay {
@@ -132,6 +135,13 @@ impl OutboxRelay {
             ),
             pending: metrics.register(
                 IntGauge::new("outbox_pending", "Events not yet confirmed by the broker").unwrap(),
+            ),
+            oldest_pending: metrics.register(
+                IntGauge::new(
+                    "outbox_oldest_pending_seconds",
+                    "Age of the oldest event not yet confirmed by the broker (0 when none)",
+                )
+                .unwrap(),
             ),
         };
         Self {
@@ -172,6 +182,8 @@ impl OutboxRelay {
                 }
                 Err(e) => tracing::warn!(error = %e, "outbox relay cannot reach the broker"),
             }
+            // While the broker is away is when the outbox grows: keep its gauges true then too.
+            self.update_pending().await;
             let delay = backoff.next_delay();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -350,14 +362,17 @@ impl OutboxRelay {
         let Ok(mut conn) = platform::db::get(&self.pool).await else {
             return;
         };
-        let count: Result<Count, _> = diesel::sql_query(format!(
-            "SELECT count(*) AS n FROM {}.outbox WHERE published_at IS NULL",
+        let pending: Result<Pending, _> = diesel::sql_query(format!(
+            "SELECT count(*) AS n, \
+             coalesce(extract(epoch FROM now() - min(created_at)), 0)::bigint AS oldest_seconds \
+             FROM {}.outbox WHERE published_at IS NULL",
             self.config.schema
         ))
         .get_result(&mut conn)
         .await;
-        if let Ok(c) = count {
-            self.metrics.pending.set(c.n);
+        if let Ok(p) = pending {
+            self.metrics.pending.set(p.n);
+            self.metrics.oldest_pending.set(p.oldest_seconds.max(0));
         }
     }
 

@@ -1,0 +1,444 @@
+//! Dead letters an operator can act on (design §3.4): `<binary> dlq list | replay | discard`, and
+//! the `dlq_messages` gauge.
+//!
+//! Every operation walks the dead-letter queue once: it takes each message that was there when it
+//! started, and either puts it back at the tail of the DLQ (with its properties and `x-death`
+//! history untouched), publishes it to the service's own queue (replay), or drops it (discard).
+//! The original is acked only after the broker confirmed the copy, so a crash in between leaves a
+//! duplicate, never a loss; the consumer's inbox makes a duplicate harmless. Taking and acking
+//! is not a redelivery, so the walk never spends a message's delivery limit, and a message that
+//! arrives during the walk waits behind the ones being walked.
+
+use crate::broker::{self, BrokerError};
+use common::Secret;
+use lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation};
+use platform::backoff::Backoff;
+use platform::metrics::Metrics;
+use prometheus::IntGauge;
+use serde::Serialize;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often `dlq_messages` is refreshed.
+const GAUGE_EVERY: Duration = Duration::from_secs(10);
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    List,
+    Replay(Selection),
+    Discard { event_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    EventId(String),
+}
+
+pub const USAGE: &str =
+    "usage: dlq list | dlq replay (--all | --event-id ID) | dlq discard --event-id ID";
+
+impl Action {
+    /// The words after `dlq` on the command line.
+    pub fn parse(args: &[String]) -> Result<Action, String> {
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        match words.as_slice() {
+            ["list"] => Ok(Action::List),
+            ["replay", "--all"] => Ok(Action::Replay(Selection::All)),
+            ["replay", "--event-id", id] => Ok(Action::Replay(Selection::EventId(id.to_string()))),
+            ["discard", "--event-id", id] => Ok(Action::Discard {
+                event_id: id.to_string(),
+            }),
+            _ => Err(USAGE.to_owned()),
+        }
+    }
+}
+
+/// One dead-lettered message as `dlq list` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub order_id: Option<String>,
+    /// Why it was first dead-lettered: `rejected` (refused by the handler or not an event),
+    /// `delivery_limit` (kept failing), `expired`.
+    pub reason: Option<String>,
+    /// Times it has been dead-lettered.
+    pub count: i64,
+}
+
+impl DeadLetter {
+    fn read(data: &[u8], props: &BasicProperties) -> DeadLetter {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            event_id: Option<String>,
+            event_type: Option<String>,
+            order_id: Option<String>,
+        }
+        // A poison message may not be an envelope at all: fall back on its AMQP properties.
+        let head = serde_json::from_slice::<Head>(data).ok();
+        let headers = props.headers().clone().unwrap_or_default();
+        let text = |v: &AMQPValue| match v {
+            AMQPValue::LongString(s) => Some(s.to_string()),
+            AMQPValue::ShortString(s) => Some(s.to_string()),
+            _ => None,
+        };
+        let deaths: Vec<&FieldTable> = headers
+            .inner()
+            .get("x-death")
+            .and_then(|v| match v {
+                AMQPValue::FieldArray(a) => Some(a.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|v| match v {
+                AMQPValue::FieldTable(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let count = deaths
+            .iter()
+            .filter_map(|t| t.inner().get("count"))
+            .filter_map(|c| match c {
+                AMQPValue::LongLongInt(n) => Some(*n),
+                AMQPValue::LongInt(n) => Some(i64::from(*n)),
+                _ => None,
+            })
+            .sum::<i64>()
+            .max(1);
+        let reason = headers
+            .inner()
+            .get("x-first-death-reason")
+            .and_then(text)
+            .or_else(|| {
+                deaths
+                    .last()
+                    .and_then(|t| t.inner().get("reason"))
+                    .and_then(text)
+            });
+        let (event_id, event_type, order_id) = match head {
+            Some(h) => (h.event_id, h.event_type, h.order_id),
+            None => (None, None, None),
+        };
+        DeadLetter {
+            event_id: event_id.or_else(|| props.message_id().as_ref().map(|m| m.to_string())),
+            event_type: event_type.or_else(|| props.kind().as_ref().map(|k| k.to_string())),
+            order_id,
+            reason,
+            count,
+        }
+    }
+}
+
+/// Where the dead letters are and where they go back to.
+#[derive(Debug, Clone)]
+pub struct DlqTarget {
+    pub amqp_url: Secret<String>,
+    /// The service's queue; its dead letters are in `<queue>.dlq`.
+    pub queue: String,
+}
+
+impl DlqTarget {
+    pub fn from_settings(settings: &platform::config::Settings) -> Self {
+        Self {
+            amqp_url: settings.amqp.url.clone(),
+            queue: settings.amqp.queue.clone(),
+        }
+    }
+    pub fn dead_letter_queue(&self) -> String {
+        format!("{}.dlq", self.queue)
+    }
+}
+
+/// What one walk did: the messages listed, and those replayed or discarded.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub seen: Vec<DeadLetter>,
+    pub acted_on: Vec<DeadLetter>,
+}
+
+/// Runs `action` and prints one JSON object a line: every dead letter for `list`; what was done
+/// for `replay` and `discard`. Fails when the broker cannot be reached or nothing matched.
+pub async fn run(target: &DlqTarget, action: &Action) -> anyhow::Result<()> {
+    let walk = walk(target, action).await?;
+    match action {
+        Action::List => {
+            for letter in &walk.seen {
+                println!("{}", serde_json::to_string(letter)?);
+            }
+            eprintln!(
+                "{} dead-lettered message(s) in {}",
+                walk.seen.len(),
+                target.dead_letter_queue()
+            );
+        }
+        Action::Replay(selection) => {
+            for letter in &walk.acted_on {
+                println!(
+                    "{}",
+                    serde_json::json!({"replayed": letter, "to": target.queue})
+                );
+            }
+            if walk.acted_on.is_empty() {
+                match selection {
+                    Selection::EventId(id) => anyhow::bail!(
+                        "no dead letter with event_id {id} in {}",
+                        target.dead_letter_queue()
+                    ),
+                    Selection::All => eprintln!("{} is empty", target.dead_letter_queue()),
+                }
+            } else {
+                eprintln!(
+                    "replayed {} message(s) onto {}",
+                    walk.acted_on.len(),
+                    target.queue
+                );
+            }
+        }
+        Action::Discard { event_id } => {
+            if walk.acted_on.is_empty() {
+                anyhow::bail!(
+                    "no dead letter with event_id {event_id} in {}",
+                    target.dead_letter_queue()
+                );
+            }
+            for letter in &walk.acted_on {
+                println!("{}", serde_json::json!({ "discarded": letter }));
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Fate {
+    Keep,
+    Replay,
+    Discard,
+}
+
+fn fate(action: &Action, letter: &DeadLetter) -> Fate {
+    let is = |id: &str| letter.event_id.as_deref() == Some(id);
+    match action {
+        Action::List => Fate::Keep,
+        Action::Replay(Selection::All) => Fate::Replay,
+        Action::Replay(Selection::EventId(id)) if is(id) => Fate::Replay,
+        Action::Discard { event_id } if is(event_id) => Fate::Discard,
+        _ => Fate::Keep,
+    }
+}
+
+/// Walks the DLQ once, doing `action` to each message (see the module's comment).
+pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
+    let dlq = target.dead_letter_queue();
+    let connection = broker::connect(target.amqp_url.expose(), "dlq-tool").await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let waiting = match count(&channel, &dlq).await {
+        Ok(n) => n,
+        Err(e) => {
+            anyhow::bail!("cannot open {dlq} ({e}); has the service run against this broker?")
+        }
+    };
+    let mut walk = Walk::default();
+    for _ in 0..waiting {
+        let Some(message) = channel
+            .basic_get(dlq.clone().into(), BasicGetOptions { no_ack: false })
+            .await?
+        else {
+            break;
+        };
+        let delivery = message.delivery;
+        let letter = DeadLetter::read(&delivery.data, &delivery.properties);
+        let destination = match fate(action, &letter) {
+            Fate::Keep => Some(dlq.as_str()),
+            Fate::Replay => Some(target.queue.as_str()),
+            Fate::Discard => None,
+        };
+        if let Some(queue) = destination {
+            if let Err(e) =
+                republish(&channel, queue, &delivery.data, delivery.properties.clone()).await
+            {
+                // Left unacked and handed back: it stays in the DLQ, nothing is lost.
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+                anyhow::bail!("could not put a message onto {queue}: {e}; stopped, nothing lost");
+            }
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+        if destination != Some(dlq.as_str()) {
+            walk.acted_on.push(letter.clone());
+        }
+        walk.seen.push(letter);
+    }
+    connection.close(200, "dlq tool done".into()).await.ok();
+    Ok(walk)
+}
+
+/// Publishes straight onto `queue` through the default exchange, with the message's own
+/// properties (the same `message_id`), and waits for the broker to confirm it reached the queue.
+async fn republish(
+    channel: &Channel,
+    queue: &str,
+    data: &[u8],
+    properties: BasicProperties,
+) -> Result<(), BrokerError> {
+    let confirm = channel
+        .basic_publish(
+            "".into(),
+            queue.to_owned().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            data,
+            properties,
+        )
+        .await?;
+    match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+        Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+        Ok(Ok(_)) => Err(BrokerError::Disconnected),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(BrokerError::Timeout(CONFIRM_TIMEOUT)),
+    }
+}
+
+/// Messages waiting in `queue`, by a passive declare (which creates nothing).
+async fn count(channel: &Channel, queue: &str) -> Result<u32, BrokerError> {
+    let q = channel
+        .queue_declare(
+            queue.to_owned().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(q.message_count())
+}
+
+/// The `dlq_messages` gauge of a consuming service.
+pub fn gauge(metrics: &Metrics) -> IntGauge {
+    metrics.register(
+        IntGauge::new(
+            "dlq_messages",
+            "Messages in this service's dead-letter queue",
+        )
+        .expect("valid metric"),
+    )
+}
+
+/// Keeps `gauge` at the DLQ's depth until `shutdown`, on a connection of its own, reconnecting
+/// with backoff. A DLQ that does not exist yet (the consumer has not declared it) reads as 0.
+pub async fn watch(target: DlqTarget, gauge: IntGauge, shutdown: CancellationToken) {
+    let dlq = target.dead_letter_queue();
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    while !shutdown.is_cancelled() {
+        let session = async {
+            let connection = broker::connect(target.amqp_url.expose(), "dlq-gauge").await?;
+            loop {
+                // A passive declare of a missing queue closes the channel: one channel a check.
+                let channel = connection.create_channel().await?;
+                let n = count(&channel, &dlq).await.unwrap_or(0);
+                gauge.set(i64::from(n));
+                let _ = channel.close(200, "checked".into()).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(GAUGE_EVERY) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            let _ = connection.close(200, "stopping".into()).await;
+            Ok::<(), BrokerError>(())
+        };
+        match session.await {
+            Ok(()) => return,
+            Err(e) => tracing::debug!(error = %e, "dlq gauge cannot reach the broker"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_the_three_commands() {
+        assert_eq!(Action::parse(&args("list")), Ok(Action::List));
+        assert_eq!(
+            Action::parse(&args("replay --all")),
+            Ok(Action::Replay(Selection::All))
+        );
+        assert_eq!(
+            Action::parse(&args("replay --event-id abc")),
+            Ok(Action::Replay(Selection::EventId("abc".into())))
+        );
+        assert_eq!(
+            Action::parse(&args("discard --event-id abc")),
+            Ok(Action::Discard {
+                event_id: "abc".into()
+            })
+        );
+        for bad in ["", "replay", "discard --all", "list extra", "purge"] {
+            assert_eq!(Action::parse(&args(bad)), Err(USAGE.to_owned()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_the_first_death_and_counts_every_death() {
+        let mut death = FieldTable::default();
+        death.insert("count".into(), AMQPValue::LongLongInt(2));
+        death.insert("reason".into(), AMQPValue::LongString("rejected".into()));
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-death".into(),
+            AMQPValue::FieldArray(vec![AMQPValue::FieldTable(death)].into()),
+        );
+        headers.insert(
+            "x-first-death-reason".into(),
+            AMQPValue::LongString("delivery_limit".into()),
+        );
+        let props = BasicProperties::default()
+            .with_headers(headers)
+            .with_message_id("m-1".into());
+        let letter = DeadLetter::read(
+            br#"{"event_id":"e-1","event_type":"payment.paid","order_id":"O-1","data":{}}"#,
+            &props,
+        );
+        assert_eq!(
+            letter,
+            DeadLetter {
+                event_id: Some("e-1".into()),
+                event_type: Some("payment.paid".into()),
+                order_id: Some("O-1".into()),
+                reason: Some("delivery_limit".into()),
+                count: 2,
+            }
+        );
+        // Not an envelope: what the AMQP properties say.
+        let letter = DeadLetter::read(b"not json", &props);
+        assert_eq!(letter.event_id.as_deref(), Some("m-1"));
+        assert_eq!(letter.order_id, None);
+    }
+}
