@@ -15,7 +15,8 @@ and what each check below holds:
              image stage: `FROM runtime AS <name>`, its binary copied from the builder, an
              exec-form ENTRYPOINT and a HEALTHCHECK running `<name> healthcheck`;
   cache      `cargo chef cook` has the very flags of `cargo build` (minus --recipe-path), or the
-             cached dependency layer is built for another profile or package set and wasted.
+             cached dependency layer is built for another profile or package set and wasted;
+  compose    every `build.target` in docker-compose.yml is one of those stages.
 
 Run by scripts/validate-deploy.sh; prints what it compared, exits 1 on any difference.
 """
@@ -212,6 +213,22 @@ def main():
             fail(f"stage {name}: missing {'; '.join(missing)}")
         else:
             ok(f"stage {name}: binary, exec-form ENTRYPOINT, HEALTHCHECK `{name} healthcheck`")
+
+    try:
+        import yaml  # PyYAML, in the venv with yamllint
+    except ImportError:
+        fail("compose: PyYAML is missing; run under target/deploy-venv/bin/python")
+        return
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for service, spec in sorted(compose.get("services", {}).items()):
+        build_spec = spec.get("build")
+        if build_spec is None:
+            continue
+        target = build_spec.get("target") if isinstance(build_spec, dict) else None
+        if target not in built:
+            fail(f"compose: service {service} builds target {target!r}, not one of the Dockerfile's service stages")
+        else:
+            ok(f"compose: {service} builds the Dockerfile's {target} stage")
 
 
 if __name__ == "__main__":
