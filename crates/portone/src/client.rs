@@ -57,7 +57,12 @@ pub struct PortOneClient {
     inner: Arc<Inner>,
 }
 
+/// Told of every call that failed because PortOne (or the way to it) did: see
+/// [`PortOneClient::with_error_hook`].
+pub type ErrorHook = Arc<dyn Fn(&PortOneError) + Send + Sync>;
+
 struct Inner {
+    error_hook: Option<ErrorHook>,
     http: reqwest::Client,
     base: Url,
     imp_key: String,
@@ -121,6 +126,7 @@ impl PortOneClient {
         }
         Ok(PortOneClient {
             inner: Arc::new(Inner {
+                error_hook: None,
                 http,
                 base,
                 imp_key: config.imp_key,
@@ -130,6 +136,17 @@ impl PortOneClient {
                 tokens: TokenCache::default(),
             }),
         })
+    }
+
+    /// Calls `hook` with each error that means PortOne failed to answer as it should (timeouts,
+    /// transport errors, 5xx, undecodable answers, refused credentials), for a metric. Refusals
+    /// with PortOne's own code and 404s are answers, not failures, and are not reported.
+    pub fn with_error_hook(mut self, hook: ErrorHook) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.error_hook = Some(hook),
+            None => tracing::warn!("error hook set on a shared PortOne client; ignored"),
+        }
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -447,6 +464,21 @@ impl PortOneClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Envelope<T>), PortOneError> {
+        let result = self.call_once_refreshed(method, url, body).await;
+        if let (Err(e), Some(hook)) = (&result, &self.inner.error_hook) {
+            if e.is_failure() {
+                hook(e);
+            }
+        }
+        result
+    }
+
+    async fn call_once_refreshed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<(StatusCode, Envelope<T>), PortOneError> {
         let idempotent = method == Method::GET;
         let mut attempt: u32 = 0;
         let mut refreshed = false;
@@ -633,6 +665,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!((status, env.code), (StatusCode::MULTI_STATUS, 1));
+    }
+
+    #[tokio::test]
+    async fn failures_reach_the_error_hook() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        // Nothing listens on port 1: every call fails in transport.
+        let mut config = PortOneConfig::new("http://127.0.0.1:1", "k", Secret::new("s".into()));
+        config.timeout = Duration::from_secs(2);
+        let client = PortOneClient::new(config)
+            .unwrap()
+            .with_error_hook(Arc::new(move |e: &PortOneError| {
+                log.lock().unwrap().push(e.kind())
+            }));
+        assert!(client.get_payment("imp_1").await.is_err());
+        assert!(client.revoke_cvs("imp_1").await.is_err());
+        // Refused before sending: the caller's mistake, not PortOne's failure.
+        assert!(client.revoke_cvs(" ").await.is_err());
+        assert_eq!(*seen.lock().unwrap(), vec!["transport", "transport"]);
+        assert!(!PortOneError::NotFound {
+            code: None,
+            message: None
+        }
+        .is_failure());
+        assert!(!PortOneError::Business {
+            status: 200,
+            code: -1,
+            message: None
+        }
+        .is_failure());
+        assert!(PortOneError::Timeout(Duration::from_secs(1)).is_failure());
     }
 
     #[test]

@@ -54,6 +54,33 @@ fn show_code(code: Option<i64>) -> String {
 }
 
 impl PortOneError {
+    /// A short, stable name of the variant, for metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PortOneError::NotFound { .. } => "not_found",
+            PortOneError::Unauthorized { .. } => "unauthorized",
+            PortOneError::Business { .. } => "refused",
+            PortOneError::Http { .. } => "http",
+            PortOneError::Timeout(_) => "timeout",
+            PortOneError::Transport(_) => "transport",
+            PortOneError::Decode(_) => "decode",
+            PortOneError::InvalidRequest(_) => "invalid_request",
+        }
+    }
+
+    /// PortOne failed to answer as it should: not a refusal or a 404, which are answers, and not
+    /// a request refused before it was sent.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            PortOneError::Unauthorized { .. }
+                | PortOneError::Http { .. }
+                | PortOneError::Timeout(_)
+                | PortOneError::Transport(_)
+                | PortOneError::Decode(_)
+        )
+    }
+
     /// PortOne's `code`, when it sent one.
     pub fn code(&self) -> Option<i64> {
         match self {

@@ -23,7 +23,7 @@ mod token;
 pub mod types;
 pub mod webhook;
 
-pub use client::{PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
+pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
 pub use error::PortOneError;
 pub use types::*;
 pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM_EVENT};

@@ -56,6 +56,19 @@ impl Application {
         migrate(&settings).await?;
         let pool = db::pool(&settings.database);
         let metrics = Metrics::new(settings.service.name());
+        let portone_errors = metrics.register(
+            prometheus::IntCounterVec::new(
+                prometheus::Opts::new(
+                    "portone_errors_total",
+                    "PortOne calls that failed (timeouts, transport errors, 5xx, bad answers), by kind",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
+        );
+        let client = client.with_error_hook(Arc::new(move |e: &portone::PortOneError| {
+            portone_errors.with_label_values(&[e.kind()]).inc()
+        }));
         let shutdown = CancellationToken::new();
 
         let relay = OutboxRelay::new(
