@@ -235,12 +235,21 @@ pub fn parse_command(args: &[&str], has_schema: bool) -> anyhow::Result<Command>
 /// How long the health check waits for its own service, connecting and reading together.
 pub const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `<binary> healthcheck`: GETs `/health` on the port the service listens on and prints one
-/// line. `Err` says why it is unhealthy (main prints it and exits 1).
+/// `<binary> healthcheck`: GETs `/health` on the port the service listens on, prints one line
+/// and returns (exit 0) when it answered 200; otherwise prints why on stderr and exits 1 here,
+/// so that no error report (or `RUST_BACKTRACE` trace) of main's adds lines to a probe's log.
 pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
     let host = probe_host(&settings.http.host);
-    println!("{}", probe(&host, settings.http.port, HEALTHCHECK_TIMEOUT)?);
-    Ok(())
+    match probe(&host, settings.http.port, HEALTHCHECK_TIMEOUT) {
+        Ok(line) => {
+            println!("{line}");
+            Ok(())
+        }
+        Err(why) => {
+            eprintln!("{why}");
+            std::process::exit(1);
+        }
+    }
 }
 
 /// The service listens on `http.host`; a wildcard address is reached through loopback.

@@ -350,9 +350,7 @@ async fn sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0() {
     assert_eq!(status.code(), Some(1));
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
-        out.starts_with(&format!(
-            "Error: unhealthy: GET http://127.0.0.1:{port}/health: "
-        )),
+        out.starts_with(&format!("unhealthy: GET http://127.0.0.1:{port}/health: ")),
         "{out}"
     );
 
