@@ -26,6 +26,12 @@ pub async fn connect(url: &str, name: &str) -> Result<Connection, BrokerError> {
     }
 }
 
+/// Closes a connection politely, but without waiting on a broker that no longer answers.
+pub async fn close(connection: &Connection, why: &str) {
+    let closing = connection.close(200, why.to_owned().into());
+    let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
+}
+
 /// The durable topic exchange all events go through.
 pub async fn declare_exchange(channel: &Channel, exchange: &str) -> Result<(), BrokerError> {
     channel

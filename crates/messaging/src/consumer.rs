@@ -206,7 +206,16 @@ impl Consumer {
         ));
         let mut backoff = Backoff::default();
         while !shutdown.is_cancelled() {
-            match self.consume(&shutdown, &mut backoff).await {
+            // Once stopping, the delivery in hand gets a grace to commit and ack; after it, it is
+            // dropped unacked and the broker hands it to another consumer.
+            let consumed = tokio::select! {
+                consumed = self.consume(&shutdown, &mut backoff) => consumed,
+                _ = platform::service::grace_expired(&shutdown) => {
+                    tracing::warn!(queue = %self.config.queue, "stopping mid-delivery; the broker redelivers it");
+                    break;
+                }
+            };
+            match consumed {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, queue = %self.config.queue, "consumer lost the broker")
@@ -228,11 +237,12 @@ impl Consumer {
         shutdown: &CancellationToken,
         backoff: &mut Backoff,
     ) -> Result<(), BrokerError> {
-        let connection = broker::connect(
-            self.config.amqp_url.expose(),
-            &format!("{}-consumer", self.config.service),
-        )
-        .await?;
+        let name = format!("{}-consumer", self.config.service);
+        let connecting = broker::connect(self.config.amqp_url.expose(), &name);
+        let connection = tokio::select! {
+            connection = connecting => connection?,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
         let channel = connection.create_channel().await?;
         // Per-consumer prefetch (global=false): global prefetch means something else on quorum queues.
         channel
@@ -294,7 +304,8 @@ impl Consumer {
                 }
             }
         };
-        let _ = connection.close(200, "consumer stopping".into()).await;
+        // Closing the channel hands every delivery not acked back to the broker.
+        broker::close(&connection, "consumer stopping").await;
         result
     }
 

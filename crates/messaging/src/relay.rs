@@ -167,14 +167,18 @@ impl OutboxRelay {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Backoff::default();
         while !shutdown.is_cancelled() {
-            match self.connect().await {
+            let connected = tokio::select! {
+                connected = self.connect() => connected,
+                _ = shutdown.cancelled() => break,
+            };
+            match connected {
                 Ok((connection, channel)) => {
                     self.health.set(true);
                     backoff.reset();
                     tracing::info!(exchange = %self.config.exchange, "outbox relay connected");
                     let result = self.pump(&channel, &shutdown).await;
                     self.health.set(false);
-                    let _ = connection.close(200, "relay stopping".into()).await;
+                    broker::close(&connection, "relay stopping").await;
                     match result {
                         Ok(()) => break,
                         Err(e) => tracing::warn!(error = %e, "outbox relay lost the broker"),
@@ -223,7 +227,17 @@ impl OutboxRelay {
             if !channel.status().connected() {
                 return Err(BrokerError::Disconnected);
             }
-            match self.publish_batch(channel).await {
+            // A batch under way when the stop comes is finished, within a grace: a broker
+            // that stopped answering must not hold the exit (the batch's transaction then rolls
+            // back and its rows are published again later).
+            let published = tokio::select! {
+                published = self.publish_batch(channel) => published,
+                _ = platform::service::grace_expired(shutdown) => {
+                    tracing::warn!("stopping mid-batch; its events stay in the outbox");
+                    return Ok(());
+                }
+            };
+            match published {
                 Ok(n) => {
                     db_backoff.reset();
                     if n as u32 >= self.config.batch_size {

@@ -1,6 +1,10 @@
 //! What the services' tests share. Every test gets its own database, its own exchange and its
 //! own queue names, so tests run in parallel against one PostgreSQL and one RabbitMQ.
 
+pub mod process;
+
+pub use process::{free_port, sibling_binary, ServiceProcess};
+
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -8,7 +12,6 @@ use futures::StreamExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -279,62 +282,144 @@ impl EventTap {
     }
 }
 
-/// A TCP proxy to RabbitMQ that a test can cut and restore, to play a broker outage.
-pub struct BrokerSwitch {
-    pub port: u16,
-    up: Arc<AtomicBool>,
-    generation: Arc<tokio::sync::watch::Sender<u64>>,
+/// What a [`TcpSwitch`] does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// Forwards both ways.
+    Up,
+    /// Refuses new connections and closes the open ones: a stopped server.
+    Cut,
+    /// Takes connections and bytes and answers nothing: a server that hangs, or a network that
+    /// drops packets. Restoring closes what was held, as a healed partition resets them.
+    Blackhole,
 }
 
-impl BrokerSwitch {
-    pub async fn start(up: bool) -> BrokerSwitch {
+/// A TCP proxy in front of a real server (RabbitMQ, PostgreSQL) that a test can cut, black-hole
+/// and restore, to play an outage without touching the server other tests share. Point the
+/// service at [`TcpSwitch::port`] (see [`TcpSwitch::url_for`]).
+pub struct TcpSwitch {
+    pub port: u16,
+    target: u16,
+    link: Arc<tokio::sync::watch::Sender<Link>>,
+}
+
+impl TcpSwitch {
+    /// A proxy to `127.0.0.1:<target>`, forwarding from the start if `up`.
+    pub async fn start(target: u16, up: bool) -> TcpSwitch {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let flag = Arc::new(AtomicBool::new(up));
-        let (tx, _) = tokio::sync::watch::channel(0u64);
-        let generation = Arc::new(tx);
-        let (f, g) = (flag.clone(), generation.clone());
+        let (tx, _) = tokio::sync::watch::channel(if up { Link::Up } else { Link::Cut });
+        let link = Arc::new(tx);
+        let watch = link.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
-                if !AtomicBool::load(&f, Ordering::SeqCst) {
-                    drop(inbound);
-                    continue;
-                }
-                let mut cut = g.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5672").await
-                    else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
+                let mut state = watch.subscribe();
+                let now = *state.borrow_and_update();
+                match now {
+                    Link::Cut => drop(inbound),
+                    Link::Blackhole => {
+                        tokio::spawn(async move {
+                            let _held = inbound;
+                            let _ = state.wait_for(|l| *l != Link::Blackhole).await;
+                        });
                     }
-                });
+                    Link::Up => {
+                        tokio::spawn(forward(inbound, target, state));
+                    }
+                }
             }
         });
-        BrokerSwitch {
-            port,
-            up: flag,
-            generation,
-        }
+        TcpSwitch { port, target, link }
     }
 
-    pub fn url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    /// A proxy to the machine's PostgreSQL (5432).
+    pub async fn postgres() -> TcpSwitch {
+        TcpSwitch::start(5432, true).await
+    }
+
+    /// A proxy to the machine's RabbitMQ (5672).
+    pub async fn rabbitmq(up: bool) -> TcpSwitch {
+        TcpSwitch::start(5672, up).await
+    }
+
+    /// `url` (which names `127.0.0.1:<target>`, as [`create_database`]'s and [`AMQP_URL`] do)
+    /// rewritten to go through this proxy.
+    pub fn url_for(&self, url: &str) -> String {
+        let direct = format!("127.0.0.1:{}", self.target);
+        assert!(url.contains(&direct), "{url} does not name {direct}");
+        url.replace(&direct, &format!("127.0.0.1:{}", self.port))
     }
 
     /// Refuses new connections and cuts the open ones.
     pub fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.send_modify(|g| *g += 1);
+        self.link.send_replace(Link::Cut);
+    }
+
+    /// Keeps every connection open and silent: calls hang until their own timeouts.
+    pub fn blackhole(&self) {
+        self.link.send_replace(Link::Blackhole);
+    }
+
+    /// Forwards again (connections held by a black hole are closed first).
+    pub fn restore(&self) {
+        self.link.send_replace(Link::Up);
+    }
+}
+
+async fn forward(
+    mut inbound: tokio::net::TcpStream,
+    target: u16,
+    mut state: tokio::sync::watch::Receiver<Link>,
+) {
+    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+        return;
+    };
+    let outage = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => return,
+        outage = state.wait_for(|l| *l != Link::Up) => match outage {
+            Ok(l) => *l,
+            Err(_) => return,
+        },
+    };
+    if outage == Link::Blackhole {
+        // Stop forwarding but keep both ends open, so neither side sees a close.
+        let _ = state.wait_for(|l| *l != Link::Blackhole).await;
+    }
+}
+
+/// A TCP proxy to RabbitMQ that a test can cut and restore, to play a broker outage.
+pub struct BrokerSwitch {
+    pub port: u16,
+    switch: TcpSwitch,
+}
+
+impl BrokerSwitch {
+    pub async fn start(up: bool) -> BrokerSwitch {
+        let switch = TcpSwitch::rabbitmq(up).await;
+        BrokerSwitch {
+            port: switch.port,
+            switch,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.switch.url_for(AMQP_URL)
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub fn cut(&self) {
+        self.switch.cut();
+    }
+
+    pub fn blackhole(&self) {
+        self.switch.blackhole();
     }
 
     pub fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
+        self.switch.restore();
     }
 }
 

@@ -42,11 +42,13 @@ impl Application {
             Arc::new(order_view::OrderEvents),
             &metrics,
         );
-        let readiness = Readiness {
-            pool: Some(pool.clone()),
-            broker: vec![relay.health(), consumer.health()],
-        };
+        let readiness = Readiness::new(
+            Some(pool.clone()),
+            vec![relay.health(), consumer.health()],
+            &metrics,
+        );
         let tasks = vec![
+            readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
         ];
@@ -91,7 +93,9 @@ impl Application {
                 )
         })
         .workers(settings.http.workers)
-        .shutdown_timeout(10)
+        .shutdown_timeout(platform::service::HTTP_DRAIN_SECS)
+        // Running handles SIGTERM and SIGINT: it stops the background tasks alongside the HTTP drain.
+        .disable_signals()
         .listen(listener)?
         .run();
         tracing::info!(port, "deposit-confirmation listening");

@@ -16,7 +16,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
-        match sweep(&pool).await {
+        let swept = tokio::select! {
+            swept = sweep(&pool) => swept,
+            // Each batch is its own transaction: dropping one mid-way only rolls it back.
+            _ = platform::service::grace_expired(&shutdown) => return,
+        };
+        match swept {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(expired = n, "expired orders past their deposit deadline");

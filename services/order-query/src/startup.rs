@@ -52,11 +52,13 @@ impl Application {
             }),
             &metrics,
         );
-        let readiness = Readiness {
-            pool: Some(pool.clone()),
-            broker: vec![relay.health(), consumer.health()],
-        };
+        let readiness = Readiness::new(
+            Some(pool.clone()),
+            vec![relay.health(), consumer.health()],
+            &metrics,
+        );
         let mut tasks = vec![
+            readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
         ];
@@ -113,7 +115,9 @@ impl Application {
                 )
         })
         .workers(settings.http.workers)
-        .shutdown_timeout(10)
+        .shutdown_timeout(platform::service::HTTP_DRAIN_SECS)
+        // Running handles SIGTERM and SIGINT: it stops the background tasks alongside the HTTP drain.
+        .disable_signals()
         .listen(listener)?
         .run();
         tracing::info!(port, "order-query listening");

@@ -73,6 +73,19 @@ async fn operator_routes_answer() {
             "{path} missing from /openapi.json"
         );
     }
+    // Readiness is documented as it answers: 200 ready or degraded, 503 not_ready, one body.
+    let responses = &doc["paths"]["/health/ready"]["get"]["responses"];
+    for status in ["200", "503"] {
+        assert_eq!(
+            responses[status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ReadinessReport",
+            "{status}: {responses}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["schemas"]["ReadinessStatus"]["enum"],
+        serde_json::json!(["ready", "degraded", "not_ready"])
+    );
     let docs = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("<html"));

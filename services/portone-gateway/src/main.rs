@@ -7,6 +7,7 @@ async fn main() -> anyhow::Result<()> {
     let (settings, command) = platform::service::start(Service::PortoneGateway, true)?;
     match command {
         Command::Migrate => migrate(&settings).await,
+        Command::Healthcheck => platform::service::healthcheck(&settings),
         Command::Serve => Ok(Application::build(settings)
             .await?
             .run_until_stopped()

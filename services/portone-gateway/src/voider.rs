@@ -21,7 +21,13 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     loop {
-        match sweep(&pool, &client).await {
+        // A void under way when the stop comes gets a grace; PortOne not answering must not
+        // hold the exit (the barcode stays `voiding` and the next start retries it).
+        let swept = tokio::select! {
+            swept = sweep(&pool, &client) => swept,
+            _ = platform::service::grace_expired(&shutdown) => return,
+        };
+        match swept {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(voided = n, "barcodes voided at PortOne");

@@ -30,10 +30,8 @@ impl Application {
     ) -> anyhow::Result<Running> {
         let sandbox = web::Data::new(Sandbox::new(options)?);
         let metrics = web::Data::new(Metrics::new("portone-sandbox"));
-        let readiness = web::Data::new(Readiness {
-            pool: None,
-            broker: Vec::new(),
-        });
+        // No database, no broker: always ready.
+        let readiness = web::Data::new(Readiness::new(None, Vec::new(), &metrics));
         let shutdown = CancellationToken::new();
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
@@ -97,6 +95,8 @@ impl Application {
         })
         .workers(settings.http.workers)
         .shutdown_timeout(5)
+        // Running handles SIGTERM and SIGINT.
+        .disable_signals()
         .listen(listener)?
         .run();
         tracing::info!(port, "portone-sandbox listening");

@@ -14,6 +14,17 @@ async fn health_metrics_docs_and_openapi() {
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
     }
+    // No database, no broker: always ready, with nothing to check.
+    let ready: serde_json::Value = sandbox
+        .http
+        .get(format!("{}/health/ready", sandbox.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, serde_json::json!({"status": "ready", "checks": {}}));
     let doc: serde_json::Value = sandbox
         .http
         .get(format!("{}/openapi.json", sandbox.url))

@@ -15,7 +15,10 @@ pub use bankda_access::{
     ClientIp,
 };
 pub use error::{json_config, path_config, query_config, ApiError};
-pub use ops::{ComponentHealth, OpsRoutes, Readiness};
+pub use ops::{
+    CheckState, ComponentHealth, OpsRoutes, Readiness, ReadinessReport, ReadinessStatus,
+    READINESS_EVERY,
+};
 pub use request_id::{telemetry, RequestId};
 
 use actix_web::dev::ServerHandle;

@@ -3,10 +3,13 @@
 use crate::db::{self, PgPool};
 use crate::metrics::Metrics;
 use actix_web::{web, HttpResponse};
+use prometheus::{IntGauge, IntGaugeVec, Opts};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 /// Whether a background connection (the relay's, a consumer's) is up right now.
@@ -22,47 +25,181 @@ impl ComponentHealth {
     }
 }
 
-/// What `/health/ready` checks.
-#[derive(Clone)]
-pub struct Readiness {
-    pub pool: Option<PgPool>,
-    pub broker: Vec<ComponentHealth>,
+/// Up or down, as `/health/ready` reports a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Up,
+    Down,
 }
 
-#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is alive")))]
+impl From<bool> for CheckState {
+    fn from(up: bool) -> Self {
+        if up {
+            CheckState::Up
+        } else {
+            CheckState::Down
+        }
+    }
+}
+
+/// `ready`: every dependency up. `degraded`: the database answers but a broker connection is
+/// down; the service still does its job (the outbox holds events until the broker returns).
+/// `not_ready`: the database is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessStatus {
+    Ready,
+    Degraded,
+    NotReady,
+}
+
+/// The dependencies the service has; one it does not have (the sandbox has none) is left out.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ReadinessChecks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<CheckState>,
+    /// Down when any of the service's broker connections (outbox relay, consumer) is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<CheckState>,
+}
+
+/// The body of `/health/ready`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "degraded", "checks": {"database": "up", "broker": "down"}}))]
+pub struct ReadinessReport {
+    pub status: ReadinessStatus,
+    pub checks: ReadinessChecks,
+}
+
+impl ReadinessReport {
+    /// The database decides whether callers can be served; the broker only whether events flow
+    /// now or later.
+    pub fn new(database: Option<bool>, broker: Option<bool>) -> Self {
+        let status = match (database, broker) {
+            (Some(false), _) => ReadinessStatus::NotReady,
+            (_, Some(false)) => ReadinessStatus::Degraded,
+            _ => ReadinessStatus::Ready,
+        };
+        Self {
+            status,
+            checks: ReadinessChecks {
+                database: database.map(CheckState::from),
+                broker: broker.map(CheckState::from),
+            },
+        }
+    }
+
+    /// Whether a load balancer should send this instance traffic (`ready` or `degraded`).
+    pub fn serves(&self) -> bool {
+        self.status != ReadinessStatus::NotReady
+    }
+}
+
+/// How long the database gets to answer a readiness ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the readiness gauges are refreshed when nobody asks `/health/ready`.
+pub const READINESS_EVERY: Duration = Duration::from_secs(5);
+
+/// What `/health/ready` checks, and the gauges that tell alerting the same thing:
+/// `paybridge_ready` (1 while the service takes traffic: `ready` or `degraded`; 0 when
+/// `not_ready`) and `paybridge_dependency_up{check="database"|"broker"}` (1 up, 0 down; a
+/// service degraded for 5 minutes is `paybridge_dependency_up == 0` for 5 minutes).
+#[derive(Clone)]
+pub struct Readiness {
+    pool: Option<PgPool>,
+    broker: Vec<ComponentHealth>,
+    ready: IntGauge,
+    dependency_up: IntGaugeVec,
+}
+
+impl Readiness {
+    /// `pool`: the service's database, if it has one; `broker`: the health of each of its
+    /// broker connections, none if it uses no broker.
+    pub fn new(pool: Option<PgPool>, broker: Vec<ComponentHealth>, metrics: &Metrics) -> Self {
+        let ready = metrics.register(
+            IntGauge::new(
+                "ready",
+                "1 while the service takes traffic (readiness ready or degraded), 0 when not ready",
+            )
+            .expect("valid metric"),
+        );
+        let dependency_up = metrics.register(
+            IntGaugeVec::new(
+                Opts::new(
+                    "dependency_up",
+                    "1 while the dependency answers, 0 while it is down, by check",
+                ),
+                &["check"],
+            )
+            .expect("valid metric"),
+        );
+        Self {
+            pool,
+            broker,
+            ready,
+            dependency_up,
+        }
+    }
+
+    /// Checks every dependency now and updates the gauges.
+    pub async fn check(&self) -> ReadinessReport {
+        let database = match &self.pool {
+            Some(pool) => Some(db::ping(pool, PING_TIMEOUT).await),
+            None => None,
+        };
+        let broker = if self.broker.is_empty() {
+            None
+        } else {
+            Some(self.broker.iter().all(ComponentHealth::is_up))
+        };
+        let report = ReadinessReport::new(database, broker);
+        self.ready.set(i64::from(report.serves()));
+        for (check, up) in [("database", database), ("broker", broker)] {
+            if let Some(up) = up {
+                self.dependency_up
+                    .with_label_values(&[check])
+                    .set(i64::from(up));
+            }
+        }
+        report
+    }
+
+    /// Keeps the gauges true when nobody polls `/health/ready`: a check every `every` until
+    /// `shutdown`.
+    pub fn watch(&self, every: Duration, shutdown: CancellationToken) -> JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = this.check() => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "The process is alive; says nothing about its dependencies")))]
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Ready means: the database answers and every broker connection is up. A service that is not
-/// ready still serves what it can; this tells the load balancer the truth.
+/// Tells the load balancer whether to send this instance traffic. A broker outage does not take
+/// it out: the outbox keeps the events and Bankda must keep being answered.
 #[utoipa::path(get, path = "/health/ready", tag = "operations", responses(
-    (status = 200, description = "Database and broker reachable"),
-    (status = 503, description = "A dependency is down; `checks` says which")))]
+    (status = 200, description = "`ready`: the database and the broker answer; `degraded`: the database answers but a broker connection is down (events wait in the outbox)", body = ReadinessReport),
+    (status = 503, description = "`not_ready`: the database is unreachable", body = ReadinessReport)))]
 async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
-    let database = match &readiness.pool {
-        Some(pool) => Some(db::ping(pool, Duration::from_secs(2)).await),
-        None => None,
-    };
-    let broker = if readiness.broker.is_empty() {
-        None
+    let report = readiness.check().await;
+    if report.serves() {
+        HttpResponse::Ok().json(report)
     } else {
-        Some(readiness.broker.iter().all(ComponentHealth::is_up))
-    };
-    let word = |up: Option<bool>| match up {
-        Some(true) => json!("up"),
-        Some(false) => json!("down"),
-        None => json!("not_used"),
-    };
-    let all_up = database.unwrap_or(true) && broker.unwrap_or(true);
-    let body = json!({
-        "status": if all_up { "ready" } else { "not_ready" },
-        "checks": {"database": word(database), "broker": word(broker)},
-    });
-    if all_up {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
+        HttpResponse::ServiceUnavailable().json(report)
     }
 }
 
@@ -74,7 +211,10 @@ async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(health, ready, metrics, openapi_json))]
+#[openapi(
+    paths(health, ready, metrics, openapi_json),
+    components(schemas(ReadinessReport, ReadinessStatus, ReadinessChecks, CheckState))
+)]
 pub struct OpsApi;
 
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
@@ -120,5 +260,34 @@ impl OpsRoutes {
                     }
                 }),
             );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_decides_readiness_and_the_broker_only_degrades_it() {
+        let body = |db, broker| serde_json::to_value(ReadinessReport::new(db, broker)).unwrap();
+        assert_eq!(
+            body(Some(true), Some(true)),
+            json!({"status": "ready", "checks": {"database": "up", "broker": "up"}})
+        );
+        assert_eq!(
+            body(Some(true), Some(false)),
+            json!({"status": "degraded", "checks": {"database": "up", "broker": "down"}})
+        );
+        assert_eq!(
+            body(Some(false), Some(true)),
+            json!({"status": "not_ready", "checks": {"database": "down", "broker": "up"}})
+        );
+        assert_eq!(
+            body(Some(false), Some(false)),
+            json!({"status": "not_ready", "checks": {"database": "down", "broker": "down"}})
+        );
+        assert_eq!(body(None, None), json!({"status": "ready", "checks": {}}));
+        assert!(ReadinessReport::new(Some(true), Some(false)).serves());
+        assert!(!ReadinessReport::new(Some(false), Some(true)).serves());
     }
 }
