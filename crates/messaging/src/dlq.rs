@@ -28,38 +28,7 @@ use tokio_util::sync::CancellationToken;
 const GAUGE_EVERY: Duration = Duration::from_secs(10);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// What the operator asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    List,
-    Replay(Selection),
-    Discard { event_id: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    All,
-    EventId(String),
-}
-
-pub const USAGE: &str =
-    "usage: dlq list | dlq replay (--all | --event-id ID) | dlq discard --event-id ID";
-
-impl Action {
-    /// The words after `dlq` on the command line.
-    pub fn parse(args: &[String]) -> Result<Action, String> {
-        let words: Vec<&str> = args.iter().map(String::as_str).collect();
-        match words.as_slice() {
-            ["list"] => Ok(Action::List),
-            ["replay", "--all"] => Ok(Action::Replay(Selection::All)),
-            ["replay", "--event-id", id] => Ok(Action::Replay(Selection::EventId(id.to_string()))),
-            ["discard", "--event-id", id] => Ok(Action::Discard {
-                event_id: id.to_string(),
-            }),
-            _ => Err(USAGE.to_owned()),
-        }
-    }
-}
+pub use platform::service::{DlqAction as Action, DlqSelection as Selection};
 
 /// One dead-lettered message as `dlq list` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -378,32 +347,6 @@ pub async fn watch(target: DlqTarget, gauge: IntGauge, shutdown: CancellationTok
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn parses_the_three_commands() {
-        assert_eq!(Action::parse(&args("list")), Ok(Action::List));
-        assert_eq!(
-            Action::parse(&args("replay --all")),
-            Ok(Action::Replay(Selection::All))
-        );
-        assert_eq!(
-            Action::parse(&args("replay --event-id abc")),
-            Ok(Action::Replay(Selection::EventId("abc".into())))
-        );
-        assert_eq!(
-            Action::parse(&args("discard --event-id abc")),
-            Ok(Action::Discard {
-                event_id: "abc".into()
-            })
-        );
-        for bad in ["", "replay", "discard --all", "list extra", "purge"] {
-            assert_eq!(Action::parse(&args(bad)), Err(USAGE.to_owned()), "{bad}");
-        }
-    }
 
     #[test]
     fn reads_the_first_death_and_counts_every_death() {

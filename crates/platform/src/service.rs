@@ -179,6 +179,42 @@ pub enum Command {
     /// GET this service's own `/health` and exit 0 if it answers 200: a container HEALTHCHECK
     /// that needs nothing but the binary.
     Healthcheck,
+    /// Act on the service's dead-lettered events (design §3.4); `messaging::dlq` carries it out.
+    Dlq(DlqAction),
+}
+
+/// `dlq list | replay (--all | --event-id ID) | discard --event-id ID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqAction {
+    List,
+    Replay(DlqSelection),
+    Discard { event_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqSelection {
+    All,
+    EventId(String),
+}
+
+pub const DLQ_USAGE: &str =
+    "usage: dlq list | dlq replay (--all | --event-id ID) | dlq discard --event-id ID";
+
+impl DlqAction {
+    /// The words after `dlq`.
+    pub fn parse(args: &[&str]) -> anyhow::Result<DlqAction> {
+        match args {
+            ["list"] => Ok(DlqAction::List),
+            ["replay", "--all"] => Ok(DlqAction::Replay(DlqSelection::All)),
+            ["replay", "--event-id", id] => {
+                Ok(DlqAction::Replay(DlqSelection::EventId(id.to_string())))
+            }
+            ["discard", "--event-id", id] => Ok(DlqAction::Discard {
+                event_id: id.to_string(),
+            }),
+            _ => anyhow::bail!(DLQ_USAGE),
+        }
+    }
 }
 
 /// Loads `service`'s settings, starts its logs and reads the command line. `migrate` is offered
@@ -188,8 +224,9 @@ pub fn start(service: Service, has_schema: bool) -> anyhow::Result<(Settings, Co
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let command = parse_command(&args, has_schema)?;
     let settings = Settings::load(service)?;
-    // A health check prints one line; the service's JSON logs would only be noise.
-    if command != Command::Healthcheck {
+    // A health check prints one line and `dlq` prints JSON lines: the service's logs would only
+    // be noise in their output.
+    if !matches!(command, Command::Healthcheck | Command::Dlq(_)) {
         crate::telemetry::init(service.name(), &settings.log.level, settings.log.json);
     }
     Ok((settings, command))
@@ -201,6 +238,7 @@ fn command_names(has_schema: bool) -> Vec<&'static str> {
     let mut names = vec!["`serve` (default)"];
     if has_schema {
         names.push("`migrate`");
+        names.push("`dlq`");
     }
     names.push("`healthcheck`");
     names
@@ -221,6 +259,8 @@ pub fn parse_command(args: &[&str], has_schema: bool) -> anyhow::Result<Command>
         return Ok(Command::Serve);
     };
     let command = match name {
+        // Every service with a schema consumes events, and so has dead letters.
+        "dlq" if has_schema => return Ok(Command::Dlq(DlqAction::parse(rest)?)),
         "serve" => Command::Serve,
         "migrate" if has_schema => Command::Migrate,
         "healthcheck" => Command::Healthcheck,
@@ -350,7 +390,7 @@ mod tests {
         );
         assert_eq!(
             parse_command(&["serv"], true).unwrap_err().to_string(),
-            "unknown command 'serv'; use `serve` (default), `migrate` or `healthcheck`"
+            "unknown command 'serv'; use `serve` (default), `migrate`, `dlq` or `healthcheck`"
         );
         assert_eq!(
             parse_command(&["healthcheck", "--verbose"], true)
@@ -358,6 +398,40 @@ mod tests {
                 .to_string(),
             "`healthcheck` takes no arguments, got '--verbose'"
         );
+    }
+
+    #[test]
+    fn dlq_commands() {
+        let dlq = |args: &[&str]| parse_command(args, true);
+        assert_eq!(
+            dlq(&["dlq", "list"]).unwrap(),
+            Command::Dlq(DlqAction::List)
+        );
+        assert_eq!(
+            dlq(&["dlq", "replay", "--all"]).unwrap(),
+            Command::Dlq(DlqAction::Replay(DlqSelection::All))
+        );
+        assert_eq!(
+            dlq(&["dlq", "replay", "--event-id", "e1"]).unwrap(),
+            Command::Dlq(DlqAction::Replay(DlqSelection::EventId("e1".into())))
+        );
+        assert_eq!(
+            dlq(&["dlq", "discard", "--event-id", "e1"]).unwrap(),
+            Command::Dlq(DlqAction::Discard {
+                event_id: "e1".into()
+            })
+        );
+        for bad in [
+            &["dlq"][..],
+            &["dlq", "replay"],
+            &["dlq", "discard", "--all"],
+            &["dlq", "list", "extra"],
+            &["dlq", "purge"],
+        ] {
+            assert_eq!(dlq(bad).unwrap_err().to_string(), DLQ_USAGE, "{bad:?}");
+        }
+        // The sandbox consumes nothing: it has no dead letters.
+        assert!(parse_command(&["dlq", "list"], false).is_err());
     }
 
     #[test]

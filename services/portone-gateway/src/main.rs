@@ -8,6 +8,13 @@ async fn main() -> anyhow::Result<()> {
     match command {
         Command::Migrate => migrate(&settings).await,
         Command::Healthcheck => platform::service::healthcheck(&settings),
+        Command::Dlq(action) => {
+            messaging::dlq::run(
+                &messaging::dlq::DlqTarget::from_settings(&settings),
+                &action,
+            )
+            .await
+        }
         Command::Serve => Ok(Application::build(settings)
             .await?
             .run_until_stopped()
