@@ -235,6 +235,82 @@ impl PortOneClient {
         required(self.call(Method::GET, url, None).await?)
     }
 
+    /// `GET /payments/status/{payment_status}?from=&to=&page=&limit=&sorting=`: one page of
+    /// PortOne's payments in that status (`PagedPaymentAnnotation`). Retried like every read.
+    pub async fn list_payments_by_status(
+        &self,
+        status: PaymentStatusFilter,
+        query: &PaymentListQuery,
+    ) -> Result<PaymentPage, PortOneError> {
+        let texts = [
+            query.from.map(|v| ("from", v.to_string())),
+            query.to.map(|v| ("to", v.to_string())),
+            query.page.map(|v| ("page", v.to_string())),
+            query.limit.map(|v| ("limit", v.to_string())),
+            query.sorting.map(|v| ("sorting", v.as_str().to_owned())),
+        ];
+        let pairs: Vec<(&str, &str)> = texts
+            .iter()
+            .flatten()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        let url = self.url(&["payments", "status", status.as_str()], &pairs)?;
+        required(self.call(Method::GET, url, None).await?)
+    }
+
+    /// Every page of [`list_payments_by_status`](Self::list_payments_by_status), from
+    /// `query.page` (default 1) until PortOne answers `next` = 0. Payments that change while the
+    /// pages are read may move between pages: a sweep should overlap its windows.
+    pub async fn list_all_payments_by_status(
+        &self,
+        status: PaymentStatusFilter,
+        query: &PaymentListQuery,
+    ) -> Result<Vec<Payment>, PortOneError> {
+        let mut query = query.clone();
+        let mut page = query.page.unwrap_or(1).max(1);
+        let mut all = Vec::new();
+        loop {
+            query.page = Some(page);
+            let answer = self.list_payments_by_status(status, &query).await?;
+            all.extend(answer.list);
+            // `next` must move forward, or a misbehaving server would keep us here forever.
+            match u32::try_from(answer.next) {
+                Ok(next) if next > page => page = next,
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /payments/find/{merchant_uid}[/{payment_status}]`: the latest payment (by
+    /// `-started`) with that merchant_uid, of that status when given.
+    /// [`PortOneError::NotFound`] when there is none.
+    pub async fn find_payment(
+        &self,
+        merchant_uid: &str,
+        status: Option<PaymentStatus>,
+    ) -> Result<Payment, PortOneError> {
+        self.find_payment_sorted(merchant_uid, status, None).await
+    }
+
+    /// [`find_payment`](Self::find_payment) with PortOne's `sorting` (which payment is "first"
+    /// when several share the merchant_uid).
+    pub async fn find_payment_sorted(
+        &self,
+        merchant_uid: &str,
+        status: Option<PaymentStatus>,
+        sorting: Option<PaymentSorting>,
+    ) -> Result<Payment, PortOneError> {
+        let merchant_uid = non_empty("merchant_uid", merchant_uid)?;
+        let status_text = status.as_ref().map(|s| s.as_str().to_owned());
+        let mut segments = vec!["payments", "find", merchant_uid];
+        if let Some(s) = &status_text {
+            segments.push(non_empty("payment_status", s)?);
+        }
+        let query: Vec<(&str, &str)> = sorting.iter().map(|s| ("sorting", s.as_str())).collect();
+        let url = self.url(&segments, &query)?;
+        required(self.call(Method::GET, url, None).await?)
+    }
+
     // ---- billing keys -------------------------------------------------------------------
 
     /// `GET /subscribe/customers?customer_uid[]=…`. HTTP 207 (some unknown) is a success with

@@ -851,3 +851,108 @@ mod tests {
         );
     }
 }
+
+/// `payment_status` of `GET /payments/status/{payment_status}`: one status, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStatusFilter {
+    All,
+    Ready,
+    Paid,
+    Cancelled,
+    Failed,
+}
+
+impl PaymentStatusFilter {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentStatusFilter::All => "all",
+            PaymentStatusFilter::Ready => "ready",
+            PaymentStatusFilter::Paid => "paid",
+            PaymentStatusFilter::Cancelled => "cancelled",
+            PaymentStatusFilter::Failed => "failed",
+        }
+    }
+
+    /// The spec's values (`all`, `ready`, `paid`, `cancelled`, `failed`); `None` for others.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "all" => PaymentStatusFilter::All,
+            "ready" => PaymentStatusFilter::Ready,
+            "paid" => PaymentStatusFilter::Paid,
+            "cancelled" => PaymentStatusFilter::Cancelled,
+            "failed" => PaymentStatusFilter::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// `sorting` of the payment searches (spec default `-started`): by start (`started`, the
+/// payment window's opening), payment (`paid`) or last change (`updated`), `-` = newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PaymentSorting {
+    #[default]
+    StartedDesc,
+    StartedAsc,
+    PaidDesc,
+    PaidAsc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+impl PaymentSorting {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PaymentSorting::StartedDesc => "-started",
+            PaymentSorting::StartedAsc => "started",
+            PaymentSorting::PaidDesc => "-paid",
+            PaymentSorting::PaidAsc => "paid",
+            PaymentSorting::UpdatedDesc => "-updated",
+            PaymentSorting::UpdatedAsc => "updated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "-started" => PaymentSorting::StartedDesc,
+            "started" => PaymentSorting::StartedAsc,
+            "-paid" => PaymentSorting::PaidDesc,
+            "paid" => PaymentSorting::PaidAsc,
+            "-updated" => PaymentSorting::UpdatedDesc,
+            "updated" => PaymentSorting::UpdatedAsc,
+            _ => return None,
+        })
+    }
+}
+
+/// PortOne's most payments per page of `GET /payments/status/…` (`limit`, default 20).
+pub const PAYMENT_LIST_MAX_LIMIT: u32 = 1000;
+/// `limit` when none is given.
+pub const PAYMENT_LIST_DEFAULT_LIMIT: u32 = 20;
+/// The longest `from`..`to` PortOne searches (90 days), and `from`'s default distance before `to`.
+pub const PAYMENT_LIST_MAX_RANGE_SECS: i64 = 90 * 86400;
+
+/// Query of `GET /payments/status/{payment_status}`. Every field is optional, as in the spec:
+/// `to` defaults to now, `from` to 90 days before `to`. Which time `from`/`to` bound depends on
+/// each payment's status: `started_at` (ready), `paid_at`, `cancelled_at`, `failed_at`; both
+/// ends inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentListQuery {
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// 1-based; PortOne's default is 1. A page past the last is a 400.
+    pub page: Option<u32>,
+    /// 1 to 1000 (PortOne's default 20).
+    pub limit: Option<u32>,
+    pub sorting: Option<PaymentSorting>,
+}
+
+impl PaymentListQuery {
+    /// `from <= t <= to` (unix seconds).
+    pub fn between(from: i64, to: i64) -> Self {
+        PaymentListQuery {
+            from: Some(from),
+            to: Some(to),
+            ..Self::default()
+        }
+    }
+}

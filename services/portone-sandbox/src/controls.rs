@@ -38,6 +38,8 @@ pub struct PayRequest {
     pub pay_type: Option<String>,
     /// How the notice_url webhooks are encoded: `json` (default) or `form`.
     pub notice_format: Option<Format>,
+    /// `false`: pay without sending the notice_url webhooks (a notice PortOne never sent).
+    pub notice: Option<bool>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -54,7 +56,7 @@ pub struct PayAnswer {
 /// A customer pays the barcode at a store. When the barcode has a `confirm_url`, it is asked
 /// first with the `Galaxia.Cvs.Confirm` payload; anything but HTTP 200 refuses the payment (409,
 /// the payment stays `ready`). Then the payment becomes `paid` and every `notice_url` gets
-/// `{imp_uid, merchant_uid, status}`.
+/// `{imp_uid, merchant_uid, status}` (none with `"notice": false`).
 #[utoipa::path(post, path = "/__sandbox/cvs/{imp_uid}/pay", tag = "sandbox controls",
     params(("imp_uid" = String, Path)), request_body(content = Option<PayRequest>),
     responses((status = 200, description = "Paid", body = PayAnswer),
@@ -132,8 +134,10 @@ pub async fn pay(
     };
     let format = request.notice_format.unwrap_or_default();
     let mut notices = Vec::new();
-    for url in &notice_urls {
-        notices.push(outbound::notify(&sandbox.http, url, &notice, format).await);
+    if request.notice != Some(false) {
+        for url in &notice_urls {
+            notices.push(crate::faults::notify(&sandbox, url, &notice, format).await);
+        }
     }
     body::json(
         StatusCode::OK,
@@ -220,7 +224,7 @@ pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
     let format = request.format.unwrap_or_default();
     let mut deliveries = Vec::new();
     for url in &urls {
-        deliveries.push(outbound::notify(&sandbox.http, url, &notice, format).await);
+        deliveries.push(crate::faults::notify(&sandbox, url, &notice, format).await);
     }
     body::json(StatusCode::OK, &WebhookAnswer { notice, deliveries })
 }
@@ -446,6 +450,96 @@ pub async fn seed_schedules(
             fail_reason: None,
             promotion_id: None,
         });
+    }
+    body::json(StatusCode::OK, &json!({"created": created}))
+}
+
+/// One payment to record with `POST /__sandbox/payments`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SeedPayment {
+    pub merchant_uid: String,
+    #[serde(with = "portone::amount")]
+    #[schema(value_type = f64)]
+    pub amount: Decimal,
+    /// `ready`, `paid` (default), `cancelled` or `failed`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Unix seconds; default now. The time of the payment's status (`paid_at`, ...) defaults
+    /// to `started_at`.
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    #[serde(default)]
+    pub paid_at: Option<i64>,
+    #[serde(default)]
+    pub cancelled_at: Option<i64>,
+    #[serde(default)]
+    pub failed_at: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SeedPaymentsAtRequest {
+    pub payments: Vec<SeedPayment>,
+}
+
+/// Records card payments with the given status and times (PortOne's history, for the
+/// `/payments/status/…` and `/payments/find/…` searches). Answers `{"created": [imp_uid, ...]}`
+/// in the order given.
+#[utoipa::path(post, path = "/__sandbox/payments", tag = "sandbox controls",
+    operation_id = "sandboxSeedPayments", request_body = SeedPaymentsAtRequest,
+    responses((status = 200, description = "`{\"created\": [imp_uid, ...]}`"),
+              (status = 400, description = "Unknown status, or more than 1000 payments")))]
+pub async fn seed_payments_at(
+    req: HttpRequest,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: SeedPaymentsAtRequest = tri!(read(&req, raw));
+    if request.payments.len() > 1000 {
+        return refuse(StatusCode::BAD_REQUEST, "at most 1000 payments at once");
+    }
+    let mut seeds = Vec::new();
+    for seed in request.payments {
+        let status = PaymentStatus::from(seed.status.as_deref().unwrap_or("paid"));
+        if matches!(status, PaymentStatus::Other(_)) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "status must be ready, paid, cancelled or failed",
+            );
+        }
+        seeds.push((seed, status));
+    }
+    let mut state = sandbox.state();
+    let mut created = Vec::new();
+    for (seed, status) in seeds {
+        let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
+        let mut payment = new_payment(imp_uid.clone(), seed.merchant_uid, seed.amount);
+        let started = seed.started_at.unwrap_or_else(now_unix);
+        payment.pay_method = Some("card".into());
+        payment.pg_provider = Some("nice".into());
+        payment.started_at = Some(started);
+        let at = |given: Option<i64>, this: PaymentStatus| {
+            given.unwrap_or(if status == this { started } else { 0 })
+        };
+        payment.paid_at = Some(at(seed.paid_at, PaymentStatus::Paid));
+        payment.cancelled_at = Some(at(seed.cancelled_at, PaymentStatus::Cancelled));
+        payment.failed_at = Some(at(seed.failed_at, PaymentStatus::Failed));
+        if status == PaymentStatus::Cancelled {
+            payment.cancel_amount = payment.amount;
+        }
+        payment.status = status.clone();
+        let seq = Sandbox::next_seq(&mut state);
+        state.payments.insert(
+            imp_uid.clone(),
+            StoredPayment {
+                payment,
+                confirm_url: None,
+                notice_urls: Vec::new(),
+                barcode: None,
+                expires_at: None,
+                seq,
+            },
+        );
+        created.push(imp_uid);
     }
     body::json(StatusCode::OK, &json!({"created": created}))
 }

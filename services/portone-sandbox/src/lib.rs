@@ -12,6 +12,8 @@
 pub mod api;
 pub mod body;
 pub mod controls;
+pub mod faults;
+pub mod lookups;
 pub mod outbound;
 pub mod startup;
 pub mod state;

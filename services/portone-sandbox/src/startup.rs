@@ -2,7 +2,7 @@
 //! operator routes, on a listener bound first (tests ask for port 0).
 
 use crate::state::{Sandbox, SandboxOptions};
-use crate::{api, controls};
+use crate::{api, controls, faults, lookups};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
@@ -49,7 +49,23 @@ impl Application {
                 .route("/users/getToken", web::post().to(api::get_token))
                 .route("/cvs", web::post().to(api::issue_cvs))
                 .route("/cvs/{imp_uid}", web::delete().to(api::revoke_cvs))
-                .route("/payments/{imp_uid}", web::get().to(api::get_payment))
+                .service(
+                    web::resource("/payments/{imp_uid}")
+                        .wrap(from_fn(faults::get_payment_gate))
+                        .route(web::get().to(api::get_payment)),
+                )
+                .route(
+                    "/payments/status/{payment_status}",
+                    web::get().to(lookups::list_by_status),
+                )
+                .route(
+                    "/payments/find/{merchant_uid}",
+                    web::get().to(lookups::find_by_merchant_uid),
+                )
+                .route(
+                    "/payments/find/{merchant_uid}/{payment_status}",
+                    web::get().to(lookups::find_by_merchant_uid_and_status),
+                )
                 .route("/subscribe/customers", web::get().to(api::get_customers))
                 .route(
                     "/subscribe/customers/{customer_uid}",
@@ -82,6 +98,13 @@ impl Application {
                         .route("/token-lifetime", web::post().to(controls::token_lifetime))
                         .route("/revoke-tokens", web::post().to(controls::revoke_tokens))
                         .route("/stats", web::get().to(controls::stats))
+                        .route("/payments", web::post().to(controls::seed_payments_at))
+                        .route("/faults", web::get().to(faults::faults))
+                        .route("/faults/notices", web::post().to(faults::set_notice_fault))
+                        .route(
+                            "/faults/get-payment",
+                            web::post().to(faults::set_read_fault),
+                        )
                         .route(
                             "/subscribe/customers/{customer_uid}/payments",
                             web::post().to(controls::seed_payments),
@@ -129,7 +152,10 @@ impl utoipa::Modify for PortoneToken {
           api::get_customer, api::issue_customer, api::delete_customer, api::customer_payments,
           api::customer_schedules, controls::pay, controls::webhook, controls::tamper_amount,
           controls::token_lifetime, controls::revoke_tokens, controls::stats,
-          controls::seed_payments, controls::seed_schedules),
+          controls::seed_payments, controls::seed_schedules,
+          lookups::list_by_status, lookups::find_by_merchant_uid,
+          lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
+          faults::faults, faults::set_notice_fault, faults::set_read_fault),
     modifiers(&PortoneToken),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),

@@ -108,6 +108,8 @@ pub struct Sandbox {
     state: Mutex<State>,
     pub get_token_calls: AtomicU64,
     pub http: reqwest::Client,
+    /// Lost notices and failing reads, on demand (`/__sandbox/faults/…`).
+    pub faults: crate::faults::Faults,
 }
 
 impl Sandbox {
@@ -125,6 +127,7 @@ impl Sandbox {
             state: Mutex::new(state),
             get_token_calls: AtomicU64::new(0),
             http,
+            faults: Default::default(),
         })
     }
 
