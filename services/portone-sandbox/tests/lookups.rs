@@ -474,3 +474,53 @@ async fn the_list_answer_has_the_specs_shape() {
     assert_eq!(status, 200);
     check(&spec, "PaymentAnnotation", &body["response"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_searches_and_controls_are_in_the_openapi_document() {
+    let sandbox = support::spawn().await;
+    let doc: Value = sandbox
+        .http
+        .get(format!("{}/openapi.json", sandbox.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, method, operation_id) in [
+        (
+            "/payments/status/{payment_status}",
+            "get",
+            "getPaymentsByStatus",
+        ),
+        (
+            "/payments/find/{merchant_uid}/{payment_status}",
+            "get",
+            "getPaymentByMerchantUid",
+        ),
+        (
+            "/payments/find/{merchant_uid}",
+            "get",
+            "getPaymentByMerchantUidAnyStatus",
+        ),
+        ("/__sandbox/payments", "post", "sandboxSeedPayments"),
+        ("/__sandbox/faults", "get", "sandboxFaults"),
+        ("/__sandbox/faults/notices", "post", "sandboxNoticeFaults"),
+        (
+            "/__sandbox/faults/get-payment",
+            "post",
+            "sandboxGetPaymentFaults",
+        ),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["operationId"], operation_id,
+            "{path} {method}"
+        );
+    }
+    let statuses = doc["paths"]["/payments/status/{payment_status}"]["get"]["responses"]
+        .as_object()
+        .unwrap();
+    assert!(["200", "400", "401"]
+        .iter()
+        .all(|s| statuses.contains_key(*s)));
+}
