@@ -395,19 +395,12 @@ async fn bad_parameters_are_refused_with_400_and_code_minus_one() {
     assert_eq!(res.status(), 401);
 }
 
-/// The official spec, when this checkout sits beside `shared/` (or `PORTONE_SPEC` names it).
-fn spec() -> Option<Value> {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var("PORTONE_SPEC").ok().map(Into::into),
-        Some(manifest.join("../../../shared/portone/v1.openapi.json")),
-        Some(manifest.join("../../../../shared/portone/v1.openapi.json")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .find_map(|p: std::path::PathBuf| std::fs::read(p).ok())
-        .map(|bytes| serde_json::from_slice(&bytes).expect("the spec is JSON"))
+/// PortOne's official V1 spec, vendored beside the client crate (a copy of shared/portone/).
+fn spec() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../crates/portone/spec/v1.openapi.json");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).expect("the spec is JSON")
 }
 
 /// The required fields of a spec definition are present and not null, and each field the
@@ -440,10 +433,7 @@ fn check(spec: &Value, definition: &str, value: &Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_list_answer_has_the_specs_shape() {
-    let Some(spec) = spec() else {
-        eprintln!("shared/portone/v1.openapi.json not found beside the checkout; set PORTONE_SPEC");
-        return;
-    };
+    let spec = spec();
     let sandbox = support::spawn().await;
     seed(
         &sandbox,
