@@ -1,6 +1,10 @@
 //! What the services' tests share. Every test gets its own database, its own exchange and its
 //! own queue names, so tests run in parallel against one PostgreSQL and one RabbitMQ.
 
+pub mod services;
+
+pub use services::{raw, Started, Stops, TOKEN, WAIT};
+
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
