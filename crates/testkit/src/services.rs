@@ -141,3 +141,138 @@ pub async fn post_json(client: &reqwest::Client, url: &str, body: &Value) -> (u1
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
+
+/// Sends one request over a plain TCP connection, so a test controls the framing: with
+/// `chunked` the body goes as `Transfer-Encoding: chunked` with no `Content-Length`. Returns the
+/// status and the body. Write errors are ignored: a server may answer (413) before the body is
+/// all sent.
+pub async fn send_raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    chunked: bool,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+    } else {
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    }
+    let _ = stream.write_all(head.as_bytes()).await;
+    if chunked {
+        for chunk in body.chunks(64 * 1024) {
+            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+            framed.extend_from_slice(chunk);
+            framed.extend_from_slice(b"\r\n");
+            if stream.write_all(&framed).await.is_err() {
+                break;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+    } else {
+        let _ = stream.write_all(body).await;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A body every route must refuse, and how it is framed.
+pub struct Hostile {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub chunked: bool,
+}
+
+/// Over the 1 MiB default `http.max_body_bytes`: 1.1 MiB of an otherwise valid JSON object.
+pub fn oversized() -> Vec<u8> {
+    let filler = "x".repeat(1_153_434);
+    format!("{{\"pad\":\"{filler}\"}}").into_bytes()
+}
+
+/// The hostile bodies of issue 9, for a route whose valid body is `valid` (a JSON object).
+/// The unknown-field case adds `"x":1` to it.
+pub fn hostile_bodies(valid: &Value) -> Vec<Hostile> {
+    let json = "application/json";
+    let mut unknown = valid.clone();
+    unknown["x"] = Value::from(1);
+    let valid_text = valid.to_string();
+    let duplicated = match valid_text.strip_prefix('{') {
+        Some(rest) if rest != "}" => {
+            let first = rest
+                .split_once(',')
+                .map_or(rest.trim_end_matches('}'), |(f, _)| f);
+            format!("{{{first},{rest}")
+        }
+        _ => r#"{"a":1,"a":2}"#.to_owned(),
+    };
+    vec![
+        Hostile {
+            name: "oversized with Content-Length",
+            content_type: json,
+            body: oversized(),
+            chunked: false,
+        },
+        Hostile {
+            name: "oversized chunked",
+            content_type: json,
+            body: oversized(),
+            chunked: true,
+        },
+        Hostile {
+            name: "text/plain",
+            content_type: "text/plain",
+            body: valid_text.clone().into_bytes(),
+            chunked: false,
+        },
+        Hostile {
+            name: "form",
+            content_type: "application/x-www-form-urlencoded",
+            body: b"expired_at=1&x=1".to_vec(),
+            chunked: false,
+        },
+        Hostile {
+            name: "invalid UTF-8",
+            content_type: json,
+            body: b"{\"x\":\"\xff\xfe\"}".to_vec(),
+            chunked: false,
+        },
+        Hostile {
+            name: "10,000-deep array",
+            content_type: json,
+            body: format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            chunked: false,
+        },
+        Hostile {
+            name: "duplicate keys",
+            content_type: json,
+            body: duplicated.into_bytes(),
+            chunked: false,
+        },
+        Hostile {
+            name: "unknown field",
+            content_type: json,
+            body: unknown.to_string().into_bytes(),
+            chunked: false,
+        },
+    ]
+}
