@@ -127,10 +127,11 @@ impl RequestedOrder {
 pub struct FormatError(pub String);
 
 fn object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, FormatError> {
-    match serde_json::from_slice::<serde_json::Value>(body) {
+    // Strict: a repeated key (two `order_id`s, two `requests`) is a format error, not a guess.
+    match crate::json::value(body) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
         Ok(_) => Err(FormatError("the body is not a JSON object".into())),
-        Err(e) => Err(FormatError(format!("malformed JSON: {e}"))),
+        Err(e) => Err(FormatError(e.to_string())),
     }
 }
 

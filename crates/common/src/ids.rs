@@ -84,6 +84,100 @@ impl<'de> Deserialize<'de> for OrderId {
     }
 }
 
+/// Why a PortOne id (`imp_uid`, `customer_uid`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortOneIdError {
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("{0} must be at most {1} characters")]
+    TooLong(&'static str, usize),
+    #[error("{0} may contain only {1}")]
+    InvalidCharacter(&'static str, &'static str),
+}
+
+/// An id PortOne issues or takes in a URL path. Whitespace, control characters and anything a
+/// path would need escaped are refused here, before anyone is called: such a request is the
+/// caller's error, never an outage at PortOne.
+macro_rules! portone_id {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr, $allowed:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const FIELD: &'static str = $field;
+            pub const MAX_LEN: usize = $max;
+            /// The rule as a regular expression, for API documents.
+            pub const PATTERN: &'static str = concat!("^[", $what, "]{1,", stringify!($max), "}$");
+
+            pub fn parse(raw: &str) -> Result<Self, PortOneIdError> {
+                if raw.is_empty() {
+                    return Err(PortOneIdError::Empty($field));
+                }
+                if raw.len() > $max {
+                    return Err(PortOneIdError::TooLong($field, $max));
+                }
+                let allowed: fn(u8) -> bool = $allowed;
+                if !raw.bytes().all(allowed) {
+                    return Err(PortOneIdError::InvalidCharacter($field, $what));
+                }
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = PortOneIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(deserializer)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+portone_id!(
+    /// PortOne's payment id (`imp_123456789012`; a scheduled charge's is `imps_…`).
+    ImpUid,
+    "imp_uid",
+    64,
+    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-',
+    "A-Za-z0-9_-"
+);
+
+portone_id!(
+    /// A billing key's id, chosen by the merchant. PortOne takes at most 80 characters and names
+    /// no character set; the characters a URL path carries unescaped (RFC 3986 `pchar` without
+    /// `%`) cover every id its documents show (`hong_1234_a`, `customer_1234`).
+    CustomerUid,
+    "customer_uid",
+    80,
+    |b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b),
+    "A-Za-z0-9._~!$&'()*+,;=:@-"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +228,44 @@ mod tests {
     fn deserialising_validates() {
         assert!(serde_json::from_str::<OrderId>("\"ok-1\"").is_ok());
         assert!(serde_json::from_str::<OrderId>("\"not ok\"").is_err());
+    }
+
+    #[test]
+    fn portone_ids_refuse_blanks_controls_and_path_breakers() {
+        assert_eq!(
+            ImpUid::parse("imp_123456789012").unwrap().as_str(),
+            "imp_123456789012"
+        );
+        assert!(CustomerUid::parse("hong_1234_a").is_ok());
+        assert!(CustomerUid::parse("user@shop.kr").is_ok());
+        assert!(CustomerUid::parse(&"c".repeat(80)).is_ok());
+        assert_eq!(
+            CustomerUid::parse(""),
+            Err(PortOneIdError::Empty("customer_uid"))
+        );
+        assert_eq!(
+            CustomerUid::parse(&"c".repeat(81)),
+            Err(PortOneIdError::TooLong("customer_uid", 80))
+        );
+        for bad in [
+            " ",
+            "\u{c}",
+            "\r",
+            "a b",
+            "\u{a0}",
+            "\u{85}\u{c}",
+            "a/b",
+            "a%20",
+            "a?b",
+            "a#b",
+            "고객",
+        ] {
+            assert!(CustomerUid::parse(bad).is_err(), "{bad:?}");
+            assert!(ImpUid::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(ImpUid::parse("imp.1").is_err());
+        assert!(serde_json::from_str::<ImpUid>("\" \"").is_err());
+        assert_eq!(ImpUid::PATTERN, "^[A-Za-z0-9_-]{1,64}$");
     }
 
     proptest! {

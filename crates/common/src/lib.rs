@@ -4,12 +4,13 @@
 pub mod bankda;
 pub mod events;
 pub mod ids;
+pub mod json;
 pub mod masking;
 pub mod money;
 pub mod order;
 pub mod secret;
 
-pub use ids::{OrderId, OrderIdError};
+pub use ids::{CustomerUid, ImpUid, OrderId, OrderIdError, PortOneIdError};
 pub use money::{Money, MoneyError};
 pub use order::{OrderStatus, PaymentMethod, Transition, TransitionError, TransitionOutcome};
 pub use secret::Secret;

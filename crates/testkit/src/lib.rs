@@ -2,8 +2,10 @@
 //! own queue names, so tests run in parallel against one PostgreSQL and one RabbitMQ.
 
 pub mod process;
+pub mod services;
 
 pub use process::{free_port, sibling_binary, ServiceProcess};
+pub use services::{raw, Started, Stops, TOKEN, WAIT};
 
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;

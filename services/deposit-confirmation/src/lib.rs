@@ -7,6 +7,7 @@ pub mod order_view;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod state;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 

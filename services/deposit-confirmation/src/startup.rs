@@ -2,6 +2,7 @@
 //! HTTP server.
 
 use crate::routes::{bankda, deposits};
+use crate::state::{ConfirmLimits, RelayWaker};
 use crate::{order_view, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
@@ -68,13 +69,14 @@ impl Application {
             trusted_proxies: settings.bankda.trusted_proxies.clone(),
         });
         let body_limit = settings.http.max_body_bytes;
-        let limits = web::Data::new(bankda::ConfirmLimits {
+        let limits = web::Data::new(ConfirmLimits {
             max_body_bytes: body_limit,
             max_batch: settings.bankda.max_confirm_batch,
         });
-        let waker = web::Data::new(bankda::RelayWaker(waker));
+        let waker = web::Data::new(RelayWaker(waker));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(bankda_access.clone())

@@ -375,3 +375,65 @@ async fn a_poison_message_goes_to_the_dlq_and_the_consumer_keeps_going() {
     .await;
     assert_eq!(dead, [b"{this is not an event".to_vec()]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_confirmations_are_refused_in_bankdas_shape_and_confirm_nothing() {
+    let s = stack(&[]).await;
+    s.create_known(&["HOST-D1"]).await;
+    let too_large = r#"{"return_code":"413","description":"요청 크기 초과"}"#;
+    let format_error = r#"{"return_code":"400","description":"JSON format 오류"}"#;
+    let valid = confirmation(&["HOST-D1"]);
+    for method in ["POST", "PUT"] {
+        for case in testkit::services::hostile_bodies(&valid) {
+            if matches!(case.name, "text/plain" | "unknown field") {
+                continue;
+            }
+            let (status, body) = testkit::services::send_raw(
+                &s.deposits,
+                method,
+                "/bankda/deposits/confirm",
+                &[("Content-Type", case.content_type)],
+                &case.body,
+                case.chunked,
+            )
+            .await;
+            // Bankda's client does not always send application/json and may add fields: a valid
+            // object in another content type, or with an extra field, is a real confirmation, so
+            // those two cases are left out here.
+            let expected = match case.name {
+                "oversized with Content-Length" | "oversized chunked" => (413, too_large),
+                "form" | "invalid UTF-8" | "10,000-deep array" | "duplicate keys" => {
+                    (400, format_error)
+                }
+                other => panic!("no expectation for {other}"),
+            };
+            assert_eq!((status, body.as_str()), expected, "{method} {}", case.name);
+        }
+    }
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.confirmations")
+            .await,
+        0
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM deposit_confirmation.audit")
+            .await,
+        0
+    );
+    assert_eq!(s.order_status("HOST-D1").await, "awaiting_payment");
+    for path in [
+        "/v1/deposits/%20",
+        "/v1/deposits/%0C",
+        "/v1/deposits/HOST-D1",
+    ] {
+        let (status, _, body) =
+            raw(testkit::services::bearer_get(&s.client, &format!("{}{path}", s.deposits)).await)
+                .await;
+        let code = serde_json::from_str::<Value>(&body).unwrap()["code"].clone();
+        assert_eq!(
+            (status, code),
+            (404, Value::from("deposit_not_found")),
+            "{path}"
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod payments;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod state;
 pub mod store;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations};

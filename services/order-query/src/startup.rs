@@ -1,10 +1,10 @@
 //! Builds and runs order-query: migrations, pool, outbox relay, expiry sweeper, HTTP server.
 
 use crate::routes::{bankda, orders};
+use crate::state::{BankdaBodyLimit, OrderDefaults, RelayWaker};
 use crate::{expiry, payments, MIGRATIONS, PRODUCER, SCHEMA};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use chrono::FixedOffset;
 use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
@@ -13,16 +13,8 @@ use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
-
-/// What a new order gets when the request leaves it out.
-#[derive(Debug, Clone)]
-pub struct OrderDefaults {
-    pub deposit_deadline: Duration,
-    pub shop_offset: FixedOffset,
-}
 
 /// Builds the service; what it returns runs it (see [`Running`]).
 pub struct Application;
@@ -88,10 +80,11 @@ impl Application {
             trusted_proxies: settings.bankda.trusted_proxies.clone(),
         });
         let body_limit = settings.http.max_body_bytes;
-        let bankda_limit = web::Data::new(bankda::BodyLimit(body_limit));
-        let waker = web::Data::new(orders::RelayWaker(waker));
+        let bankda_limit = web::Data::new(BankdaBodyLimit(body_limit));
+        let waker = web::Data::new(RelayWaker(waker));
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(bankda_access.clone())

@@ -218,3 +218,52 @@ async fn forwarded_for_counts_only_through_a_trusted_proxy() {
         .unwrap();
     assert_eq!(none.status(), 401, "the proxy itself is not Bankda");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_bankda_bodies_get_bankda_shaped_refusals() {
+    let app = spawn(&[]).await;
+    app.create_ok(&order("20170710-0000013")).await;
+    let too_large = r#"{"return_code":"413","description":"요청 크기 초과"}"#;
+    let format_error = r#"{"return_code":"400","description":"JSON format 오류"}"#;
+    for chunked in [false, true] {
+        for path in ["/bankda/orders", "/bankda/orders/detail"] {
+            let (status, body) = testkit::services::send_raw(
+                &app.address,
+                "POST",
+                path,
+                &[("Content-Type", "application/json")],
+                &testkit::services::oversized(),
+                chunked,
+            )
+            .await;
+            assert_eq!(
+                (status, body.as_str()),
+                (413, too_large),
+                "{path} chunked {chunked}"
+            );
+        }
+    }
+    let valid = serde_json::json!({"order_id": "20170710-0000013"});
+    for case in testkit::services::hostile_bodies(&valid).iter().skip(2) {
+        let (status, body) = testkit::services::send_raw(
+            &app.address,
+            "POST",
+            "/bankda/orders/detail",
+            &[("Content-Type", case.content_type)],
+            &case.body,
+            false,
+        )
+        .await;
+        // Bankda's client does not always send application/json, and may add fields: a valid
+        // object with the order id is answered whatever the content type says.
+        let expected = match case.name {
+            "text/plain" | "unknown field" => 200,
+            _ => 400,
+        };
+        assert_eq!(status, expected, "{}: {body}", case.name);
+        if expected == 400 {
+            assert_eq!(body, format_error, "{}", case.name);
+        }
+    }
+    assert_eq!(app.footprint().await.0, 1);
+}

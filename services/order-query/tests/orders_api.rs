@@ -383,3 +383,107 @@ async fn paid_and_expired_orders_cannot_be_cancelled() {
     assert_eq!(v["code"], "order_not_cancellable");
     assert_eq!(v["message"], "an order that is expired cannot be cancelled");
 }
+
+fn code_of(body: &str) -> Value {
+    serde_json::from_str::<Value>(body).map_or(Value::Null, |v| v["code"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_order_bodies_are_refused_and_change_nothing() {
+    let app = spawn(&[]).await;
+    let auth = format!("Bearer {TOKEN}");
+    let expected = [
+        (413, "payload_too_large"),
+        (413, "payload_too_large"),
+        (415, "unsupported_media_type"),
+        (415, "unsupported_media_type"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+        (400, "invalid_request"),
+    ];
+    let cases = testkit::services::hostile_bodies(&order("HOST-1"));
+    assert_eq!(cases.len(), expected.len());
+    for (case, (status, code)) in cases.iter().zip(expected) {
+        let (got, body) = testkit::services::send_raw(
+            &app.address,
+            "POST",
+            "/v1/orders",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", case.content_type),
+            ],
+            &case.body,
+            case.chunked,
+        )
+        .await;
+        assert_eq!(
+            (got, code_of(&body)),
+            (status, json!(code)),
+            "{}: {body}",
+            case.name
+        );
+    }
+    assert_eq!(app.footprint().await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_body_cancels_nothing_and_bad_ids_are_404() {
+    let app = spawn(&[]).await;
+    app.create_ok(&order("HOST-2")).await;
+    let auth = format!("Bearer {TOKEN}");
+    for chunked in [false, true] {
+        let (status, body) = testkit::services::send_raw(
+            &app.address,
+            "POST",
+            "/v1/orders/HOST-2/cancel",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            &testkit::services::oversized(),
+            chunked,
+        )
+        .await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (413, json!("payload_too_large")),
+            "chunked {chunked}"
+        );
+    }
+    let order_now: Value = app.get_order("HOST-2").await.json().await.unwrap();
+    assert_eq!(order_now["status"], "awaiting_payment");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM order_query.outbox WHERE event_type = 'order.cancelled'"
+        )
+        .await,
+        0
+    );
+    for path in [
+        "/v1/orders/%20",
+        "/v1/orders/%0C",
+        "/v1/orders/%C2%A0/cancel",
+    ] {
+        let (status, _, body) = raw(app
+            .client
+            .request(
+                if path.ends_with("cancel") {
+                    reqwest::Method::POST
+                } else {
+                    reqwest::Method::GET
+                },
+                app.url(path),
+            )
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (404, json!("order_not_found")),
+            "{path}"
+        );
+    }
+}

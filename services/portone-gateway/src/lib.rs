@@ -6,6 +6,7 @@ pub mod order_view;
 pub mod routes;
 pub mod schema;
 pub mod startup;
+pub mod state;
 pub mod verify;
 pub mod voider;
 

@@ -2,6 +2,7 @@
 //! voider, outbox relay, HTTP server.
 
 use crate::routes::{billing_keys, callbacks, payments};
+use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
@@ -18,14 +19,6 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
-
-/// What the routes need of the gateway beyond the database.
-pub struct Gateway {
-    pub client: PortOneClient,
-    pub channel_key: String,
-    pub webhook_base_url: String,
-    pub relay: Arc<Notify>,
-}
 
 /// Builds the service; what it returns runs it (see [`Running`]).
 pub struct Application;
@@ -122,6 +115,7 @@ impl Application {
         );
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(gateway.clone())

@@ -481,3 +481,214 @@ async fn operator_routes_list_every_route() {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
 }
+
+/// `code` of a JSON error body.
+fn code_of(body: &str) -> Value {
+    serde_json::from_str::<Value>(body).map_or(Value::Null, |v| v["code"].clone())
+}
+
+async fn sandbox_stats(s: &Stack) -> Value {
+    testkit::services::bearer_get_json(&s.client, &format!("{}/__sandbox/stats", s.sandbox)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_barcode_bodies_are_refused_and_issue_nothing() {
+    let s = stack().await;
+    s.order("HOST-1", "cvs").await;
+    let auth = format!("Bearer {TOKEN}");
+    let future = chrono::Utc::now().timestamp() + 86_400;
+    let expected = [
+        (413, "payload_too_large"),
+        (413, "payload_too_large"),
+        (415, "unsupported_media_type"),
+        (415, "unsupported_media_type"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+        (400, "invalid_request"),
+    ];
+    let cases = testkit::services::hostile_bodies(&json!({"expired_at": future}));
+    for (case, (status, code)) in cases.iter().zip(expected) {
+        let (got, body) = testkit::services::send_raw(
+            &s.gateway,
+            "POST",
+            "/v1/orders/HOST-1/cvs",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", case.content_type),
+            ],
+            &case.body,
+            case.chunked,
+        )
+        .await;
+        assert_eq!(
+            (got, code_of(&body)),
+            (status, json!(code)),
+            "{}: {body}",
+            case.name
+        );
+    }
+    // `{"expired_at":1,"x":1}` once gave a live barcode with no expiry.
+    let res = s
+        .client
+        .post(format!("{}/v1/orders/HOST-1/cvs", s.gateway))
+        .bearer_auth(TOKEN)
+        .json(&json!({"expired_at": 1, "x": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "invalid_request"
+    );
+    assert_eq!(
+        sandbox_stats(&s).await["payments"],
+        0,
+        "no barcode at PortOne"
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.payments")
+            .await,
+        0
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.outbox")
+            .await,
+        0
+    );
+    // Only an empty body means "no options".
+    let (status, body) = testkit::services::send_raw(
+        &s.gateway,
+        "POST",
+        "/v1/orders/HOST-1/cvs",
+        &[("Authorization", &auth), ("Content-Type", "text/plain")],
+        b"",
+        false,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(sandbox_stats(&s).await["payments"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_portone_would_refuse_are_the_callers_400_and_call_nobody() {
+    let s = stack().await;
+    let send = |method: reqwest::Method, path: &str| {
+        s.client
+            .request(method, format!("{}{path}", s.gateway))
+            .bearer_auth(TOKEN)
+            .send()
+    };
+    use reqwest::Method;
+    let card = json!({"card_number": "4111-2222-3333-4444", "expiry": "2030-12"});
+    let cases: Vec<(Method, &str, &str)> = vec![
+        (Method::GET, "/v1/billing-keys/%0C", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys/%20", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys/%C2%A0/payments", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys/%0D/schedules?from=1&to=2", "invalid_customer_uid"),
+        (Method::DELETE, "/v1/billing-keys/%0D", "invalid_customer_uid"),
+        (Method::GET, &"/v1/billing-keys/c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789x", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys?customer_uid[]=%20", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys?customer_uid[]=", "invalid_customer_uid"),
+        (Method::GET, "/v1/payments/%C2%85%0C", "invalid_imp_uid"),
+        (Method::GET, "/v1/payments/%20", "invalid_imp_uid"),
+        (Method::GET, "/v1/billing-keys/cust_1/schedules?from=5&to=5", "invalid_query"),
+    ];
+    for (method, path, code) in cases {
+        let res = send(method.clone(), path).await.unwrap();
+        let (status, _, body) = raw(res).await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (400, json!(code)),
+            "{method} {path}: {body}"
+        );
+    }
+    let res = s
+        .client
+        .post(format!("{}/v1/billing-keys/%09", s.gateway))
+        .bearer_auth(TOKEN)
+        .json(&card)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["code"],
+        "invalid_customer_uid"
+    );
+    // An empty id matches no route.
+    let res = send(Method::GET, "/v1/billing-keys//payments")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let stats = sandbox_stats(&s).await;
+    assert_eq!(stats["customers"], 0, "{stats}");
+    assert_eq!(
+        stats["get_token_calls"], 0,
+        "PortOne was never asked: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_callbacks_are_refused_and_record_nothing() {
+    let s = stack().await;
+    s.order("HOST-CB", "cvs").await;
+    let valid = json!({"imp_uid": "imp_000000000001", "merchant_uid": "HOST-CB", "status": "paid"});
+    let expected = [
+        (413, "payload_too_large"),
+        (413, "payload_too_large"),
+        (415, "unsupported_media_type"),
+        // A form is a valid webhook encoding: this one names no imp_uid.
+        (400, "invalid_request"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+        (400, "malformed_json"),
+    ];
+    for path in ["/portone/webhook", "/portone/cvs-confirm"] {
+        let cases = testkit::services::hostile_bodies(&valid);
+        for (case, (status, code)) in cases.iter().zip(expected) {
+            let (got, body) = testkit::services::send_raw(
+                &s.gateway,
+                "POST",
+                path,
+                &[("Content-Type", case.content_type)],
+                &case.body,
+                case.chunked,
+            )
+            .await;
+            assert_eq!(
+                (got, code_of(&body)),
+                (status, json!(code)),
+                "{path} {}: {body}",
+                case.name
+            );
+        }
+    }
+    for bad in [" ", "", "\u{c}", "imp 1"] {
+        let res = s
+            .client
+            .post(format!("{}/portone/webhook", s.gateway))
+            .json(&json!({"imp_uid": bad, "merchant_uid": "HOST-CB", "status": "paid"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, _, body) = raw(res).await;
+        assert_eq!(
+            (status, code_of(&body)),
+            (400, json!("invalid_request")),
+            "{bad:?}: {body}"
+        );
+    }
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.webhooks")
+            .await,
+        0
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.outbox")
+            .await,
+        0
+    );
+    assert_eq!(sandbox_stats(&s).await["get_token_calls"], 0);
+}

@@ -7,6 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Datelike;
+use common::{CustomerUid, ImpUid};
 use portone::{
     BillingKeyIssueRequest, Customer, CvsIssueRequest, Envelope, Payment, PaymentPage,
     PaymentStatus, Schedule, ScheduleStatus,
@@ -299,7 +300,7 @@ pub async fn revoke_cvs(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
-    let imp_uid = path.into_inner();
+    let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id)).to_string();
     let mut state = sandbox.state();
     let Some(stored) = state.payments.get_mut(&imp_uid) else {
         return body::refuse("존재하지 않는 결제정보입니다.");
@@ -335,10 +336,11 @@ pub async fn get_payment(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
+    let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id));
     let found = sandbox
         .state()
         .payments
-        .get(path.as_str())
+        .get(imp_uid.as_str())
         .map(|p| p.payment.clone());
     match found {
         Some(payment) => body::ok(payment),
@@ -369,8 +371,15 @@ pub async fn get_customers(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Htt
         .into_iter()
         .filter(|(k, _)| k == "customer_uid[]" || k == "customer_uid")
         .map(|(_, v)| v)
-        .filter(|v| !v.trim().is_empty() && seen.insert(v.clone()))
+        .filter(|v| seen.insert(v.clone()))
         .collect();
+    if let Some(Err(e)) = requested
+        .iter()
+        .map(|v| CustomerUid::parse(v))
+        .find(Result::is_err)
+    {
+        return body::invalid_id(e);
+    }
     if requested.is_empty() {
         return body::error(
             StatusCode::BAD_REQUEST,
@@ -418,7 +427,8 @@ pub async fn get_customer(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
-    let found = sandbox.state().customers.get(path.as_str()).cloned();
+    let uid = tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
+    let found = sandbox.state().customers.get(uid.as_str()).cloned();
     match found {
         Some(customer) => body::ok(customer),
         None => customer_not_found(),
@@ -478,7 +488,7 @@ pub async fn issue_customer(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
-    let customer_uid = path.into_inner();
+    let customer_uid = tri!(CustomerUid::parse(&path).map_err(body::invalid_id)).to_string();
     let fields = tri!(Fields::read(&req, raw));
     if let Some(missing) = fields.missing(&["channel_key", "card_number", "expiry"]) {
         return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
@@ -586,7 +596,8 @@ pub async fn delete_customer(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
-    let removed = sandbox.state().customers.remove(path.as_str());
+    let uid = tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
+    let removed = sandbox.state().customers.remove(uid.as_str());
     match removed {
         Some(customer) => {
             tracing::info!(customer_uid = %customer.customer_uid, "billing key deleted");
@@ -638,6 +649,7 @@ pub async fn customer_payments(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
+    tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
     let page = tri!(page_param(&req));
     let state = sandbox.state();
     if !state.customers.contains_key(path.as_str()) {
@@ -677,6 +689,7 @@ pub async fn customer_schedules(
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
+    tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
     let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
     let pairs = body::pairs(req.query_string().as_bytes());
     let get = |name: &str| {

@@ -4,6 +4,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
+use platform::http::{body_kind, BodyKind};
 use portone::Envelope;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,6 +38,21 @@ pub fn not_found(message: impl Into<String>) -> HttpResponse {
     error(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message)
 }
 
+/// A body over `http.max_body_bytes`, refused before any route runs (`platform::http::BodyLimit`).
+pub fn too_large(_req: &HttpRequest, limit: usize) -> HttpResponse {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        CODE_ERROR,
+        format!("요청 본문이 너무 큽니다: 최대 {limit}바이트"),
+    )
+}
+
+/// An id in the path that PortOne could never have issued or accepted (blank, control
+/// characters, too long).
+pub fn invalid_id(message: impl std::fmt::Display) -> HttpResponse {
+    error(StatusCode::BAD_REQUEST, CODE_ERROR, message.to_string())
+}
+
 pub fn unauthorized() -> HttpResponse {
     error(StatusCode::UNAUTHORIZED, CODE_ERROR, "Unauthorized")
 }
@@ -51,17 +67,6 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
             HttpResponse::InternalServerError().finish()
         }
     }
-}
-
-fn is_form(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
 }
 
 /// Pairs of a query string or form body. `key[]` is kept as written.
@@ -104,22 +109,35 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// Read as every paybridge route reads bodies (`platform::http::input`): only an empty body
+    /// is "no fields"; JSON strictly (no repeated keys, bounded nesting); any other content type
+    /// is 415.
     pub fn read(req: &HttpRequest, raw: Bytes) -> Result<Fields, HttpResponse> {
-        if is_form(req) {
-            return Ok(Fields {
-                map: form_object(&raw),
-                form: true,
-                raw,
-            });
-        }
-        if raw.iter().all(u8::is_ascii_whitespace) {
+        if raw.is_empty() {
             return Ok(Fields {
                 map: Map::new(),
                 form: false,
                 raw: Bytes::from_static(b"{}"),
             });
         }
-        match serde_json::from_slice::<Value>(&raw) {
+        match body_kind(req) {
+            BodyKind::Form => {
+                return Ok(Fields {
+                    map: form_object(&raw),
+                    form: true,
+                    raw,
+                })
+            }
+            BodyKind::Json => {}
+            BodyKind::Other => {
+                return Err(error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    CODE_ERROR,
+                    "Content-Type은 application/json 또는 application/x-www-form-urlencoded여야 합니다.",
+                ))
+            }
+        }
+        match common::json::value(&raw) {
             Ok(Value::Object(map)) => Ok(Fields {
                 map,
                 form: false,

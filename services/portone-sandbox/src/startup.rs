@@ -39,6 +39,10 @@ impl Application {
         let ops = http::OpsRoutes::new(ApiDoc::openapi());
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(http::BodyLimit::with_reply(
+                    body_limit,
+                    crate::body::too_large,
+                ))
                 .wrap(from_fn(http::telemetry))
                 .app_data(sandbox.clone())
                 .app_data(metrics.clone())

@@ -374,3 +374,93 @@ async fn the_full_card_number_never_appears_in_any_response() {
         }
     }
 }
+
+/// What PortOne's surface refuses, in PortOne's envelope, leaving nothing behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_requests_get_portones_envelope_and_create_nothing() {
+    let sandbox = support::spawn().await;
+    let token = sandbox.raw_token().await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let card = json!({"channel_key": "channel-key-test", "card_number": CARD, "expiry": "2099-12"});
+    let envelope = |body: &str| -> (serde_json::Value, serde_json::Value) {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        (v["code"].clone(), v["response"].clone())
+    };
+    let expected = [413, 413, 415, 200, 400, 400, 400];
+    for path in ["/subscribe/customers/card_h", "/cvs"] {
+        let cases = testkit::services::hostile_bodies(&card);
+        for (case, status) in cases.iter().zip(expected) {
+            if case.name == "form" {
+                // A form is one of PortOne's encodings; this one lacks the required fields.
+                continue;
+            }
+            let (got, body) = testkit::services::send_raw(
+                &sandbox.url,
+                "POST",
+                path,
+                &[
+                    ("Authorization", &token),
+                    ("Content-Type", case.content_type),
+                ],
+                &case.body,
+                case.chunked,
+            )
+            .await;
+            assert_eq!(got, status, "{path} {}: {body}", case.name);
+            assert_eq!(
+                envelope(&body),
+                (json!(-1), json!(null)),
+                "{path} {}",
+                case.name
+            );
+        }
+    }
+    for (method, path) in [
+        ("POST", "/subscribe/customers/%20"),
+        ("POST", "/subscribe/customers/%0C"),
+        ("GET", "/subscribe/customers/%C2%A0"),
+        ("DELETE", "/subscribe/customers/%0D"),
+        ("GET", "/subscribe/customers/%0D/payments"),
+        ("GET", "/subscribe/customers/%0D/schedules?from=1&to=2"),
+        ("GET", "/subscribe/customers?customer_uid[]=%20"),
+        ("GET", "/payments/%C2%85%0C"),
+        ("DELETE", "/cvs/%20"),
+    ] {
+        let (status, body) = testkit::services::send_raw(
+            &sandbox.url,
+            method,
+            path,
+            &[
+                ("Authorization", &token),
+                ("Content-Type", "application/json"),
+            ],
+            card.to_string().as_bytes(),
+            false,
+        )
+        .await;
+        assert_eq!(
+            (status, envelope(&body).0),
+            (400, json!(-1)),
+            "{method} {path}: {body}"
+        );
+    }
+    // PortOne refuses an empty schedule range; so does the sandbox.
+    let (status, body) = testkit::services::send_raw(
+        &sandbox.url,
+        "GET",
+        "/subscribe/customers/card_h/schedules?from=5&to=5",
+        &[("Authorization", &token)],
+        b"",
+        false,
+    )
+    .await;
+    assert_eq!((status, envelope(&body).0), (400, json!(-1)), "{body}");
+    let stats = sandbox.stats().await;
+    assert_eq!(
+        (stats["customers"].clone(), stats["payments"].clone()),
+        (json!(0), json!(0)),
+        "{stats}"
+    );
+}

@@ -1,7 +1,7 @@
 //! What the HTTP app of every service with a database carries, built once at start-up.
 
 use super::error::{self, json_config, path_config, query_config};
-use super::{ApiTokens, OpsRoutes, Readiness};
+use super::{ApiTokens, BodyLimit, OpsRoutes, Readiness};
 use crate::db::PgPool;
 use crate::metrics::Metrics;
 use actix_web::web;
@@ -36,6 +36,12 @@ impl Basics {
             body_limit,
             ops: OpsRoutes::new(api),
         }
+    }
+
+    /// `http.max_body_bytes` for every route: wrap the whole `App` in it (inside the telemetry
+    /// middleware, so refusals are logged and counted).
+    pub fn body_limit(&self) -> BodyLimit {
+        BodyLimit::new(self.body_limit)
     }
 
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {

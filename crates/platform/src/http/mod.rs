@@ -1,10 +1,11 @@
-//! HTTP plumbing shared by the services: errors, request ids and access logs, bearer auth,
-//! Bankda's IP allow-list, health, metrics and API docs.
+//! HTTP plumbing shared by the services: errors, input (body limit, JSON, ids), request ids and
+//! access logs, bearer auth, Bankda's IP allow-list, health, metrics and API docs.
 
 pub mod app;
 pub mod auth;
 pub mod bankda_access;
 pub mod error;
+pub mod input;
 pub mod ops;
 pub mod request_id;
 
@@ -15,6 +16,9 @@ pub use bankda_access::{
     ClientIp,
 };
 pub use error::{json_config, path_config, query_config, ApiError};
+pub use input::{
+    body_kind, from_json, json_or_form, BodyKind, BodyLimit, Json, OptionalJson, PathId, PathParam,
+};
 pub use ops::{
     CheckState, ComponentHealth, OpsRoutes, Readiness, ReadinessReport, ReadinessStatus,
     READINESS_EVERY,

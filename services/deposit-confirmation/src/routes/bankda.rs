@@ -1,6 +1,7 @@
 //! `POST` or `PUT /bankda/deposits/confirm` (design §3.1).
 
 use crate::confirm::{self, Caller};
+use crate::state::{ConfirmLimits, RelayWaker};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use common::bankda::{parse_confirm_request, BankdaReply};
@@ -8,15 +9,6 @@ use platform::db::PgPool;
 use platform::http::{
     bankda_response, read_limited, too_large_reply, BodyError, ClientIp, RequestId,
 };
-use std::sync::Arc;
-use tokio::sync::Notify;
-
-pub struct ConfirmLimits {
-    pub max_body_bytes: usize,
-    pub max_batch: usize,
-}
-
-pub struct RelayWaker(pub Arc<Notify>);
 
 /// Confirms the deposits Bankda matched. Each order succeeds or fails on its own.
 #[utoipa::path(post, path = "/bankda/deposits/confirm", tag = "bankda",

@@ -1,13 +1,11 @@
 #![allow(dead_code)]
 
-use platform::config::{Service, Settings};
+use platform::config::Service;
 use serde_json::{json, Value};
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use testkit::services::{self, Stops};
 
-pub const TOKEN: &str = "test-token-0123456789";
-pub const CT: &str = "application/json; charset=utf-8";
-pub const WAIT: Duration = Duration::from_secs(15);
+#[allow(unused_imports)]
+pub use testkit::services::{raw, settings, BANKDA_CT as CT, TOKEN, WAIT};
 
 /// order-query and deposit-confirmation on one database and one exchange, as in production,
 /// with queue names of this test's own.
@@ -18,43 +16,11 @@ pub struct Stack {
     pub deposits: String,
     pub client: reqwest::Client,
     pub order_query_queue: String,
-    stops: Vec<CancellationToken>,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        for s in &self.stops {
-            s.cancel();
-        }
-    }
-}
-
-pub fn settings(
-    service: Service,
-    db_url: &str,
-    exchange: &str,
-    queue: &str,
-    extra: &[(&str, &str)],
-) -> Settings {
-    let mut all: Vec<(&str, &str)> = vec![
-        ("database.url", db_url),
-        ("http.host", "127.0.0.1"),
-        ("http.port", "0"),
-        ("api.tokens", TOKEN),
-        ("amqp.url", testkit::AMQP_URL),
-        ("amqp.exchange", exchange),
-        ("amqp.queue", queue),
-        ("amqp.queue_expires", "10m"),
-        ("outbox.poll_interval", "50ms"),
-    ];
-    all.extend_from_slice(extra);
-    Settings::for_tests(service, &all).expect("test settings")
+    stops: Stops,
 }
 
 pub async fn stack(deposit_extra: &[(&str, &str)]) -> Stack {
-    if std::env::var("TEST_LOG").is_ok() {
-        platform::telemetry::init("deposit-confirmation", "debug", true);
-    }
+    services::log_if_asked("deposit-confirmation");
     let db_url = testkit::create_database().await;
     let exchange = testkit::unique("pbt.events.");
     let oq_queue = testkit::unique("pbt.order-query.");
@@ -77,17 +43,16 @@ pub async fn stack(deposit_extra: &[(&str, &str)]) -> Stack {
     ))
     .await
     .unwrap();
+    let (oq, dc) = (services::start(oq), services::start(dc));
     let stack = Stack {
-        order_query: format!("http://127.0.0.1:{}", oq.port()),
-        deposits: format!("http://127.0.0.1:{}", dc.port()),
-        stops: vec![oq.shutdown_token(), dc.shutdown_token()],
+        order_query: oq.url,
+        deposits: dc.url,
+        stops: Stops(vec![oq.shutdown, dc.shutdown]),
         db_url,
         exchange,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        client: services::client(),
         order_query_queue: oq_queue,
     };
-    tokio::spawn(oq.run_until_stopped());
-    tokio::spawn(dc.run_until_stopped());
     stack.wait_ready().await;
     stack
 }
@@ -106,18 +71,7 @@ pub fn confirmation(ids: &[&str]) -> Value {
 
 impl Stack {
     pub async fn wait_ready(&self) {
-        for base in [&self.order_query, &self.deposits] {
-            let ok = testkit::eventually(WAIT, || async {
-                self.client
-                    .get(format!("{base}/health/ready"))
-                    .send()
-                    .await
-                    .map(|r| r.status() == 200)
-                    .unwrap_or(false)
-            })
-            .await;
-            assert!(ok, "{base} not ready");
-        }
+        services::wait_ready(&self.client, &[&self.order_query, &self.deposits]).await;
     }
 
     pub async fn create(&self, id: &str) {
@@ -165,14 +119,8 @@ impl Stack {
     }
 
     pub async fn order_status(&self, id: &str) -> String {
-        let res = self
-            .client
-            .get(format!("{}/v1/orders/{id}", self.order_query))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        res.json::<Value>().await.unwrap()["status"]
+        let url = format!("{}/v1/orders/{id}", self.order_query);
+        services::bearer_get_json(&self.client, &url).await["status"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -185,16 +133,6 @@ impl Stack {
     pub async fn count(&self, sql: &str) -> i64 {
         testkit::count(&self.db_url, sql).await
     }
-}
-
-pub async fn raw(res: reqwest::Response) -> (u16, String, String) {
-    let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, res.text().await.unwrap())
 }
 
 pub const OK: &str = r#"{"return_code":"200","description":"정상"}"#;

@@ -1,13 +1,12 @@
 //! Bankda's "unconfirmed order list" and "order detail" (design §3.1).
 
+use crate::state::BankdaBodyLimit;
 use crate::store;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use common::bankda::{parse_detail_request, BankdaReply, RequestedOrder, CONTENT_TYPE};
 use platform::db::PgPool;
 use platform::http::{bankda_response, read_limited, too_large_reply, BodyError};
-
-pub struct BodyLimit(pub usize);
 
 fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
     tracing::warn!(error = %e, "Bankda call failed on the database");
@@ -44,7 +43,7 @@ pub async fn list(pool: web::Data<PgPool>) -> HttpResponse {
         (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"order_id 오류\"}`")))]
 pub async fn detail(
     pool: web::Data<PgPool>,
-    limit: web::Data<BodyLimit>,
+    limit: web::Data<BankdaBodyLimit>,
     payload: web::Payload,
 ) -> HttpResponse {
     let body = match read_limited(payload, limit.0).await {

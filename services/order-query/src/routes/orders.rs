@@ -1,19 +1,15 @@
 //! The merchant order API (design §3.2), behind a bearer token.
 
 use crate::domain::{CreateOrderRequest, OrderPage, OrderView};
-use crate::startup::OrderDefaults;
+use crate::state::{OrderDefaults, RelayWaker};
 use crate::store::{self, CancelOutcome, CreateOutcome};
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use common::{OrderId, OrderStatus};
 use platform::db::PgPool;
-use platform::http::ApiError;
+use platform::http::{ApiError, Json};
 use serde::Deserialize;
-use std::sync::Arc;
-use tokio::sync::Notify;
 use utoipa::IntoParams;
-
-pub struct RelayWaker(pub Arc<Notify>);
 
 fn parse_path_id(raw: &str) -> Result<OrderId, ApiError> {
     // An id that breaks the rules cannot belong to any order.
@@ -38,7 +34,7 @@ pub async fn create(
     pool: web::Data<PgPool>,
     defaults: web::Data<OrderDefaults>,
     waker: web::Data<RelayWaker>,
-    body: web::Json<CreateOrderRequest>,
+    body: Json<CreateOrderRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let new = body

@@ -1,11 +1,13 @@
 #![allow(dead_code)]
 
 use order_query::startup::Application;
-use platform::config::{Service, Settings};
+use platform::config::Service;
 use serde_json::{json, Value};
+use testkit::services;
 use tokio_util::sync::CancellationToken;
 
-pub const TOKEN: &str = "test-token-0123456789";
+#[allow(unused_imports)]
+pub use testkit::services::{raw, TOKEN};
 
 pub struct TestApp {
     pub address: String,
@@ -29,34 +31,18 @@ pub async fn spawn(overrides: &[(&str, &str)]) -> TestApp {
 
 pub async fn spawn_on(db_url: &str, exchange: &str, overrides: &[(&str, &str)]) -> TestApp {
     let queue = testkit::unique("pbt.order-query.");
-    let mut all: Vec<(&str, &str)> = vec![
-        ("amqp.queue", queue.as_str()),
-        ("amqp.queue_expires", "10m"),
-        ("database.url", db_url),
-        ("http.host", "127.0.0.1"),
-        ("http.port", "0"),
-        ("api.tokens", TOKEN),
-        ("amqp.url", testkit::AMQP_URL),
-        ("amqp.exchange", exchange),
-        ("outbox.poll_interval", "50ms"),
-    ];
-    all.extend_from_slice(overrides);
-    let settings = Settings::for_tests(Service::OrderQuery, &all).expect("test settings");
-    if std::env::var("TEST_LOG").is_ok() {
-        platform::telemetry::init("order-query", "debug", true);
-    }
+    let settings = services::settings(Service::OrderQuery, db_url, exchange, &queue, overrides);
+    services::log_if_asked("order-query");
     let app = Application::build(settings)
         .await
         .expect("order-query starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
+    let started = services::start(app);
     TestApp {
-        address,
+        address: started.url,
         db_url: db_url.to_owned(),
         exchange: exchange.to_owned(),
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        shutdown,
+        client: services::client(),
+        shutdown: started.shutdown,
     }
 }
 
@@ -132,15 +118,4 @@ impl TestApp {
                 .await,
         )
     }
-}
-
-/// Status, content type and body bytes as text.
-pub async fn raw(res: reqwest::Response) -> (u16, String, String) {
-    let status = res.status().as_u16();
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, res.text().await.unwrap())
 }

@@ -2,10 +2,10 @@
 //! request's card fields are `Secret`s, and only PortOne's masked card number comes back.
 
 use super::portone_error;
-use crate::startup::Gateway;
+use crate::state::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
-use common::Secret;
-use platform::http::ApiError;
+use common::{CustomerUid, Secret};
+use platform::http::{ApiError, Json, PathId};
 use portone::{BillingKeyDeleteParams, BillingKeyIssueRequest, ScheduleQuery, ScheduleStatus};
 use serde::Deserialize;
 use serde_json::json;
@@ -39,10 +39,13 @@ pub struct IssueBillingKey {
     params(("customer_uid[]" = Vec<String>, Query)),
     responses((status = 200, description = "`{\"customers\":[...],\"missing\":[]}`"), (status = 207, description = "Some customer_uids unknown: listed in `missing`")))]
 pub async fn list(gw: web::Data<Gateway>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let uids: Vec<String> = url::form_urlencoded::parse(req.query_string().as_bytes())
+    let uids: Vec<CustomerUid> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| k == "customer_uid[]" || k == "customer_uid")
-        .map(|(_, v)| v.into_owned())
-        .collect();
+        .map(|(_, v)| {
+            CustomerUid::parse(&v)
+                .map_err(|e| ApiError::bad_request("invalid_customer_uid", e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
     if uids.is_empty() || uids.len() > 100 {
         return Err(ApiError::bad_request(
             "invalid_query",
@@ -65,11 +68,11 @@ pub async fn list(gw: web::Data<Gateway>, req: HttpRequest) -> Result<HttpRespon
     params(("customer_uid" = String, Path)), responses((status = 200), (status = 404, description = "`portone_not_found`")))]
 pub async fn get(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
+    uid: PathId<CustomerUid>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         gw.client
-            .get_billing_key(&path)
+            .get_billing_key(uid.as_str())
             .await
             .map_err(portone_error)?,
     ))
@@ -80,8 +83,8 @@ pub async fn get(
     responses((status = 200, description = "PortOne's customer, card number masked"), (status = 422, description = "`portone_refused`")))]
 pub async fn issue(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
-    body: web::Json<IssueBillingKey>,
+    uid: PathId<CustomerUid>,
+    body: Json<IssueBillingKey>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let request = BillingKeyIssueRequest {
@@ -101,10 +104,10 @@ pub async fn issue(
     };
     let customer = gw
         .client
-        .issue_billing_key(&path, &request)
+        .issue_billing_key(uid.as_str(), &request)
         .await
         .map_err(portone_error)?;
-    tracing::info!(customer_uid = %path, "billing key issued");
+    tracing::info!(customer_uid = %uid.0, "billing key issued");
     Ok(HttpResponse::Ok().json(customer))
 }
 
@@ -118,7 +121,7 @@ pub struct DeleteQuery {
     params(("customer_uid" = String, Path)), responses((status = 200), (status = 404)))]
 pub async fn delete(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
+    uid: PathId<CustomerUid>,
     query: web::Query<DeleteQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
@@ -128,7 +131,7 @@ pub async fn delete(
     };
     Ok(HttpResponse::Ok().json(
         gw.client
-            .delete_billing_key(&path, &params)
+            .delete_billing_key(uid.as_str(), &params)
             .await
             .map_err(portone_error)?,
     ))
@@ -143,12 +146,12 @@ pub struct PageQuery {
     params(("customer_uid" = String, Path), ("page" = Option<u32>, Query)), responses((status = 200), (status = 404)))]
 pub async fn payments(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
+    uid: PathId<CustomerUid>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         gw.client
-            .billing_key_payments(&path, query.page)
+            .billing_key_payments(uid.as_str(), query.page)
             .await
             .map_err(portone_error)?,
     ))
@@ -168,14 +171,16 @@ pub struct ScheduleParams {
     responses((status = 200), (status = 400), (status = 404)))]
 pub async fn schedules(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
+    uid: PathId<CustomerUid>,
     query: web::Query<ScheduleParams>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    if q.from > q.to {
+    // PortOne searches `from <= schedule_at < to` and refuses an empty range: refused here, so
+    // the caller gets our 400 instead of PortOne's refusal passed through.
+    if q.from >= q.to {
         return Err(ApiError::bad_request(
             "invalid_query",
-            "from must not be after to",
+            "from must be before to",
         ));
     }
     let mut sq = ScheduleQuery::new(q.from, q.to);
@@ -183,7 +188,7 @@ pub async fn schedules(
     sq.schedule_status = q.schedule_status.as_deref().map(ScheduleStatus::from);
     Ok(HttpResponse::Ok().json(
         gw.client
-            .billing_key_schedules(&path, &sq)
+            .billing_key_schedules(uid.as_str(), &sq)
             .await
             .map_err(portone_error)?,
     ))

@@ -1,21 +1,23 @@
 //! What PortOne calls: the barcode's `confirm_url` and the `notice_url` webhook (design §3.3).
 
 use crate::schema::{orders, payments, webhooks};
-use crate::startup::Gateway;
+use crate::state::Gateway;
 use crate::verify::{self, Verdict};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use common::ImpUid;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use platform::db::{self, PgPool};
-use platform::http::{read_limited, ApiError, ClientIp, RequestId};
+use platform::http::{json_or_form, read_limited, ApiError, ClientIp, RequestId};
 use portone::{CvsConfirmRequest, WebhookNotice};
 use rust_decimal::Decimal;
 use serde_json::json;
 
 const CALLBACK_LIMIT: usize = 64 * 1024;
 
-/// A body as JSON or as a form, whichever the content type says.
+/// A body as JSON or as a form, whichever the content type says (PortOne sends both); read the
+/// way every route reads bodies, strictly.
 async fn read_fields(
     req: &HttpRequest,
     payload: web::Payload,
@@ -27,20 +29,7 @@ async fn read_fields(
             e.to_string(),
         )
     })?;
-    let is_form = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if is_form {
-        let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-            .collect();
-        Ok(serde_json::Value::Object(map))
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("malformed_json", e.to_string()))
-    }
+    json_or_form(req, &body)
 }
 
 /// The barcode's `confirm_url`: 200 lets the customer pay at the store, anything else refuses.
@@ -118,13 +107,11 @@ pub async fn webhook(
     let fields = read_fields(&req, payload).await?;
     let hint: WebhookNotice = serde_json::from_value(fields)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    if hint.imp_uid.is_empty() || hint.imp_uid.len() > 100 {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "imp_uid is required",
-        ));
-    }
-    let (outcome, detail) = match gw.client.get_payment(&hint.imp_uid).await {
+    // An imp_uid PortOne could never have issued is the sender's error (400), not a reason to
+    // ask for a retry.
+    let imp_uid = ImpUid::parse(&hint.imp_uid)
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let (outcome, detail) = match gw.client.get_payment(imp_uid.as_str()).await {
         Ok(payment) => {
             if !hint.merchant_uid.is_empty() && hint.merchant_uid != payment.merchant_uid {
                 tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, claimed = %hint.merchant_uid, actual = %payment.merchant_uid,
@@ -145,6 +132,9 @@ pub async fn webhook(
         Err(e) if e.is_not_found() => {
             tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, source_ip = %client.0, "SECURITY: webhook for a payment PortOne does not know; ignored");
             ("unknown_payment", None)
+        }
+        Err(e @ portone::PortOneError::InvalidRequest(_)) => {
+            return Err(ApiError::bad_request("invalid_request", e.to_string()));
         }
         Err(e) => {
             tracing::warn!(error = %e, imp_uid = %hint.imp_uid, "cannot re-read the payment from PortOne; asking for a retry");

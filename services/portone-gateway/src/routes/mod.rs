@@ -15,6 +15,9 @@ pub fn portone_error(e: PortOneError) -> ApiError {
             "portone_timeout",
             e.to_string(),
         ),
+        // The client refused to send it (an empty or unsendable id, a body it cannot encode):
+        // the request is at fault, PortOne was never asked.
+        PortOneError::InvalidRequest(_) => ApiError::bad_request("invalid_request", e.to_string()),
         PortOneError::Business { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "portone_refused",

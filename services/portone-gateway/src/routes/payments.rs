@@ -2,16 +2,16 @@
 
 use super::portone_error;
 use crate::schema::{orders, payments};
-use crate::startup::Gateway;
+use crate::state::Gateway;
 use crate::{verify, PRODUCER, SCHEMA};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use common::events::{EventEnvelope, PaymentCvsIssued};
-use common::{Money, OrderId};
+use common::{ImpUid, Money, OrderId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use platform::db::{self, PgPool, StorageError};
-use platform::http::ApiError;
+use platform::http::{ApiError, OptionalJson, PathId};
 use portone::CvsIssueRequest;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -77,10 +77,11 @@ pub async fn issue_cvs(
     gw: web::Data<Gateway>,
     pool: web::Data<PgPool>,
     path: web::Path<String>,
-    body: Option<web::Json<IssueCvs>>,
+    body: OptionalJson<IssueCvs>,
 ) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&path).map_err(|_| order_not_found(&path))?;
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    // Only an empty body means "no options"; one that cannot be read was refused already.
+    let body = body.into_inner().unwrap_or_default();
     let expired_at = body.expired_at.as_ref().map(parse_expiry).transpose()?;
     let mut conn = db::get(&pool).await?;
     // The order row stays locked while PortOne is asked, so two requests cannot issue two barcodes.
@@ -247,8 +248,12 @@ pub async fn void_cvs(
     responses((status = 200, description = "PortOne's payment"), (status = 404, description = "`portone_not_found`")))]
 pub async fn get_payment(
     gw: web::Data<Gateway>,
-    path: web::Path<String>,
+    imp_uid: PathId<ImpUid>,
 ) -> Result<HttpResponse, ApiError> {
-    let payment = gw.client.get_payment(&path).await.map_err(portone_error)?;
+    let payment = gw
+        .client
+        .get_payment(imp_uid.as_str())
+        .await
+        .map_err(portone_error)?;
     Ok(HttpResponse::Ok().json(payment))
 }

@@ -1,14 +1,14 @@
 #![allow(dead_code)]
 
-use platform::config::{Service, Settings};
+use platform::config::Service;
 use portone_sandbox::{SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};
 use serde_json::{json, Value};
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
+use testkit::services::{self, settings, Stops};
 
-pub const TOKEN: &str = "test-token-0123456789";
+#[allow(unused_imports)]
+pub use testkit::services::{raw, TOKEN, WAIT};
+
 pub const CHANNEL_KEY: &str = "channel-key-test";
-pub const WAIT: Duration = Duration::from_secs(15);
 
 /// portone-sandbox, order-query and portone-gateway wired together, on one database and one
 /// exchange of this test's own.
@@ -19,111 +19,65 @@ pub struct Stack {
     pub order_query: String,
     pub gateway: String,
     pub client: reqwest::Client,
-    stops: Vec<CancellationToken>,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        for s in &self.stops {
-            s.cancel();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    stops: Stops,
 }
 
 pub async fn stack() -> Stack {
     let db_url = testkit::create_database().await;
     let exchange = testkit::unique("pbt.events.");
-    let base = |service, queue: &str, extra: &[(&str, &str)]| {
-        let mut all: Vec<(&str, &str)> = vec![
-            ("database.url", db_url.as_str()),
-            ("http.host", "127.0.0.1"),
-            ("http.port", "0"),
-            ("api.tokens", TOKEN),
-            ("amqp.url", testkit::AMQP_URL),
-            ("amqp.exchange", exchange.as_str()),
-            ("amqp.queue", queue),
-            ("amqp.queue_expires", "10m"),
-            ("outbox.poll_interval", "50ms"),
-        ];
-        all.extend_from_slice(extra);
-        Settings::for_tests(service, &all).expect("test settings")
-    };
-    let sandbox_settings = Settings::for_tests(
-        Service::PortoneSandbox,
-        &[("http.host", "127.0.0.1"), ("http.port", "0")],
-    )
-    .unwrap();
+    let queue = |service: &str| testkit::unique(&format!("pbt.{service}."));
     let options = SandboxOptions {
         channel_key: Some(CHANNEL_KEY.into()),
         ..SandboxOptions::default()
     };
-    let sandbox = portone_sandbox::startup::Application::build_with(sandbox_settings, options)
-        .await
-        .unwrap();
-    let sandbox_url = format!("http://127.0.0.1:{}", sandbox.port());
-
-    let oq = order_query::startup::Application::build(base(
-        Service::OrderQuery,
-        &testkit::unique("pbt.order-query."),
-        &[],
-    ))
-    .await
-    .unwrap();
-    // PortOne must be told where to call back before the gateway is listening.
-    let port = free_port().to_string();
-    let webhook_base = format!("http://127.0.0.1:{port}");
-    let gw = portone_gateway::startup::Application::build(base(
-        Service::PortoneGateway,
-        &testkit::unique("pbt.portone-gateway."),
-        &[
-            ("http.port", port.as_str()),
-            ("portone.base_url", sandbox_url.as_str()),
-            ("portone.imp_key", DEFAULT_IMP_KEY),
-            ("portone.imp_secret", DEFAULT_IMP_SECRET),
-            ("portone.channel_key", CHANNEL_KEY),
-            ("portone.webhook_base_url", webhook_base.as_str()),
-            ("portone.timeout", "5s"),
-        ],
-    ))
-    .await
-    .unwrap();
-    let s = Stack {
-        db_url: db_url.clone(),
-        exchange: exchange.clone(),
-        sandbox: sandbox_url,
-        order_query: format!("http://127.0.0.1:{}", oq.port()),
-        gateway: webhook_base,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        stops: vec![
-            sandbox.shutdown_token(),
-            oq.shutdown_token(),
-            gw.shutdown_token(),
-        ],
-    };
-    tokio::spawn(sandbox.run_until_stopped());
-    tokio::spawn(oq.run_until_stopped());
-    tokio::spawn(gw.run_until_stopped());
-    for url in [&s.order_query, &s.gateway] {
-        assert!(
-            testkit::eventually(WAIT, || async {
-                s.client
-                    .get(format!("{url}/health/ready"))
-                    .send()
-                    .await
-                    .map(|r| r.status() == 200)
-                    .unwrap_or(false)
-            })
+    let sandbox = services::start(
+        portone_sandbox::startup::Application::build_with(services::sandbox_settings(), options)
             .await
-        );
-    }
+            .unwrap(),
+    );
+    let oq = services::start(
+        order_query::startup::Application::build(settings(
+            Service::OrderQuery,
+            &db_url,
+            &exchange,
+            &queue("order-query"),
+            &[],
+        ))
+        .await
+        .unwrap(),
+    );
+    // PortOne must be told where to call back before the gateway is listening.
+    let port = services::free_port().to_string();
+    let webhook_base = format!("http://127.0.0.1:{port}");
+    let gw = services::start(
+        portone_gateway::startup::Application::build(settings(
+            Service::PortoneGateway,
+            &db_url,
+            &exchange,
+            &queue("portone-gateway"),
+            &[
+                ("http.port", port.as_str()),
+                ("portone.base_url", sandbox.url.as_str()),
+                ("portone.imp_key", DEFAULT_IMP_KEY),
+                ("portone.imp_secret", DEFAULT_IMP_SECRET),
+                ("portone.channel_key", CHANNEL_KEY),
+                ("portone.webhook_base_url", webhook_base.as_str()),
+                ("portone.timeout", "5s"),
+            ],
+        ))
+        .await
+        .unwrap(),
+    );
+    let s = Stack {
+        db_url,
+        exchange,
+        sandbox: sandbox.url,
+        order_query: oq.url,
+        gateway: gw.url,
+        client: services::client(),
+        stops: Stops(vec![sandbox.shutdown, oq.shutdown, gw.shutdown]),
+    };
+    services::wait_ready(&s.client, &[&s.order_query, &s.gateway]).await;
     s
 }
 
@@ -171,27 +125,13 @@ impl Stack {
     }
 
     pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .client
-            .post(format!("{}/__sandbox{path}", self.sandbox))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let url = format!("{}/__sandbox{path}", self.sandbox);
+        services::post_json(&self.client, &url, &body).await
     }
 
     pub async fn order_status(&self, id: &str) -> Value {
-        self.client
-            .get(format!("{}/v1/orders/{id}", self.order_query))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let url = format!("{}/v1/orders/{id}", self.order_query);
+        services::bearer_get_json(&self.client, &url).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

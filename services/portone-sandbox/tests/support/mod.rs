@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use common::Secret;
-use platform::config::{Service, Settings};
 use portone::{PortOneClient, PortOneConfig};
 use portone_sandbox::startup::Application;
 use portone_sandbox::{SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};
@@ -11,6 +10,7 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use testkit::services;
 use tokio_util::sync::CancellationToken;
 
 pub struct TestSandbox {
@@ -30,24 +30,15 @@ pub async fn spawn() -> TestSandbox {
 }
 
 pub async fn spawn_with(options: SandboxOptions) -> TestSandbox {
-    let settings = Settings::for_tests(
-        Service::PortoneSandbox,
-        &[("http.host", "127.0.0.1"), ("http.port", "0")],
-    )
-    .expect("test settings");
-    if std::env::var("TEST_LOG").is_ok() {
-        platform::telemetry::init("portone-sandbox", "debug", true);
-    }
-    let app = Application::build_with(settings, options)
+    services::log_if_asked("portone-sandbox");
+    let app = Application::build_with(services::sandbox_settings(), options)
         .await
         .expect("sandbox starts");
-    let url = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown_token();
-    tokio::spawn(app.run_until_stopped());
+    let started = services::start(app);
     TestSandbox {
-        url,
-        http: reqwest::Client::builder().no_proxy().build().unwrap(),
-        shutdown,
+        url: started.url,
+        http: services::client(),
+        shutdown: started.shutdown,
     }
 }
 
@@ -83,15 +74,8 @@ impl TestSandbox {
 
     /// POSTs JSON to a control; returns status and body.
     pub async fn control(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .http
-            .post(format!("{}/__sandbox{path}", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
+        let url = format!("{}/__sandbox{path}", self.url);
+        services::post_json(&self.http, &url, &body).await
     }
 
     /// A raw token from getToken (JSON body).

@@ -1,0 +1,163 @@
+//! JSON read strictly, the one way every route reads it.
+//!
+//! serde_json takes the last of two equal keys without a word, so `{"amount":1,"amount":9}`
+//! means whatever the reader happens to keep. A request that says two things is refused instead:
+//! a first pass walks the document and fails on a repeated key; the typed decoding then reads the
+//! same bytes (so decimals keep their exact text). serde_json's recursion limit (128) holds in
+//! both passes, so a deeply nested body is an error, not a stack overflow.
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::collections::HashSet;
+use std::fmt;
+
+/// Why a body is not strict JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum StrictJsonError {
+    /// Not JSON at all: a syntax error, truncated, invalid UTF-8, nested too deep.
+    #[error("the body is not valid JSON: {0}")]
+    Malformed(String),
+    /// Valid syntax, but an object names the same key twice.
+    #[error("the body names the key '{0}' twice in one object")]
+    DuplicateKey(String),
+}
+
+/// A value visited only to find repeated keys; nothing is kept but the keys of the object being
+/// walked.
+struct Unique;
+
+impl<'de> DeserializeSeed<'de> for Unique {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+const DUPLICATE: &str = "\u{0}duplicate key\u{0}";
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Unique)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
+            }
+            map.next_value_seed(Unique)?;
+        }
+        Ok(())
+    }
+}
+
+/// Fails on anything serde_json would refuse, and on an object with a repeated key.
+pub fn check(body: &[u8]) -> Result<(), StrictJsonError> {
+    let mut d = serde_json::Deserializer::from_slice(body);
+    let walked = Unique.deserialize(&mut d).and_then(|()| d.end());
+    walked.map_err(|e| {
+        let text = e.to_string();
+        match text.strip_prefix(DUPLICATE) {
+            Some(rest) => {
+                // serde_json appends " at line L column C"; the key is what precedes it.
+                let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+                StrictJsonError::DuplicateKey(key.to_owned())
+            }
+            None => StrictJsonError::Malformed(text),
+        }
+    })
+}
+
+/// [`check`], then the document as a `serde_json::Value`.
+pub fn value(body: &[u8]) -> Result<serde_json::Value, StrictJsonError> {
+    check(body)?;
+    serde_json::from_slice(body).map_err(|e| StrictJsonError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        assert!(
+            matches!(check(br#"{"a":1,"a":2}"#), Err(StrictJsonError::DuplicateKey(k)) if k == "a")
+        );
+        assert!(matches!(
+            check(br#"{"x":[{"b":1,"c":{"d":1,"d":1}}]}"#),
+            Err(StrictJsonError::DuplicateKey(k)) if k == "d"
+        ));
+        // The same key written two ways is the same key.
+        assert!(matches!(
+            check(br#"{"a":1,"\u0061":2}"#),
+            Err(StrictJsonError::DuplicateKey(_))
+        ));
+        // Equal keys in different objects are fine.
+        assert!(check(br#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn what_serde_json_refuses_is_refused() {
+        for bad in [
+            &b"{\"a\":"[..],
+            b"",
+            b"  ",
+            b"{\"a\":\"\xff\"}",
+            b"\xff",
+            b"{} {}",
+            b"{\"a\":1,}",
+        ] {
+            assert!(
+                matches!(check(bad), Err(StrictJsonError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(
+            matches!(check(deep.as_bytes()), Err(StrictJsonError::Malformed(m)) if m.contains("recursion"))
+        );
+        let deep = "{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000);
+        assert!(matches!(
+            check(deep.as_bytes()),
+            Err(StrictJsonError::Malformed(_))
+        ));
+        let fine = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(check(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn values_keep_what_serde_json_reads() {
+        assert_eq!(
+            value(br#"{"a":[1,"x",null,true,{"b":1.5}]}"#).unwrap(),
+            serde_json::json!({"a":[1,"x",null,true,{"b":1.5}]})
+        );
+    }
+}
