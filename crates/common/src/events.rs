@@ -192,6 +192,11 @@ pub struct DepositRefused {
     pub order_status: OrderStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The order's amount: Bankda matched the deposit by name and amount, so this is the money
+    /// that reached the shop's account and is owed back. Absent in events from before it was
+    /// carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -340,6 +345,7 @@ mod tests {
             refused_at: at(6),
             order_status: OrderStatus::Cancelled,
             request_id: None,
+            amount: Some(amount),
         });
         round_trip(PaymentCvsIssued {
             imp_uid: "imp_2".into(),
@@ -407,6 +413,20 @@ mod tests {
             assert_eq!(EventType::parse(t.as_str()), Some(t));
         }
         assert_eq!(EventType::parse("order.unknown"), None);
+    }
+
+    #[test]
+    fn a_deposit_refused_from_before_it_carried_the_amount_still_decodes() {
+        let raw: RawEnvelope = serde_json::from_value(json!({
+            "event_id": Uuid::now_v7(), "event_type": "deposit.refused", "version": 1,
+            "occurred_at": "2026-01-01T00:00:00Z", "producer": "deposit-confirmation", "order_id": "A1",
+            "data": {"refused_at": "2026-01-01T00:00:00Z", "order_status": "paid"}
+        }))
+        .unwrap();
+        let Event::DepositRefused(r) = Event::decode(&raw).unwrap() else {
+            panic!("decodes as deposit.refused")
+        };
+        assert_eq!(r.amount, None);
     }
 
     #[test]

@@ -94,12 +94,15 @@ impl Drop for Stops {
 pub async fn wait_ready(client: &reqwest::Client, bases: &[&str]) {
     for base in bases {
         let ok = crate::eventually(WAIT, || async {
-            client
-                .get(format!("{base}/health/ready"))
-                .send()
-                .await
-                .map(|r| r.status() == 200)
-                .unwrap_or(false)
+            // `degraded` answers 200 too, but then the consumer may not have declared its queue
+            // yet, and an event published now would go nowhere.
+            match client.get(format!("{base}/health/ready")).send().await {
+                Ok(r) if r.status() == 200 => r
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|b| b["status"] == "ready"),
+                _ => false,
+            }
         })
         .await;
         assert!(ok, "{base} not ready");

@@ -147,6 +147,10 @@ pub async fn confirm(
                                                     refused_at: now,
                                                     order_status: status,
                                                     request_id: Some(caller.request_id.clone()),
+                                                    amount: Some(
+                                                        Money::new(*amount)
+                                                            .expect("constrained by the schema"),
+                                                    ),
                                                 },
                                             );
                                             event_id = Some(env.event_id);

@@ -148,6 +148,8 @@ async fn each_order_stands_on_its_own_and_refusals_emit_deposit_refused() {
         .unwrap();
     assert_eq!(refused.body["order_id"], "GONE-1");
     assert_eq!(refused.body["data"]["order_status"], "cancelled");
+    // What reached the shop's account and is owed back (order-query lists it as an overpayment).
+    assert_eq!(refused.body["data"]["amount"], "30000.00");
 
     // The audit trail, through the API.
     let history: Value = s

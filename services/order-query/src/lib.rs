@@ -3,6 +3,8 @@
 
 pub mod domain;
 pub mod expiry;
+pub mod history;
+pub mod overpayments;
 pub mod payments;
 pub mod routes;
 pub mod schema;

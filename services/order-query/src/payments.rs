@@ -74,13 +74,18 @@ impl EventHandler for PaymentEvents {
         conn: &mut AsyncPgConnection,
         items: &[(&RawEnvelope, Event)],
     ) -> Result<Vec<Result<(), String>>, HandlerError> {
-        if items
+        let results = if items
             .iter()
             .any(|(_, event)| matches!(event, Event::PaymentCancelled(_)))
         {
-            return messaging::handle_each(self, conn, items).await;
-        }
-        apply_payments(conn, items).await
+            messaging::handle_each(self, conn, items).await?
+        } else {
+            apply_payments(conn, items).await?
+        };
+        // Every event applied, whatever its type, in the same transaction as its effect.
+        crate::overpayments::record(conn, items, &results).await?;
+        crate::history::record(conn, items, &results).await?;
+        Ok(results)
     }
 
     fn after_commit(&self) {

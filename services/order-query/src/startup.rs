@@ -1,6 +1,6 @@
 //! Builds and runs order-query: migrations, pool, outbox relay, expiry sweeper, HTTP server.
 
-use crate::routes::{bankda, orders};
+use crate::routes::{bankda, history, orders, overpayments};
 use crate::state::{BankdaBodyLimit, OrderDefaults, RelayWaker};
 use crate::{expiry, payments, MIGRATIONS, PRODUCER, SCHEMA};
 use actix_web::middleware::from_fn;
@@ -38,7 +38,7 @@ impl Application {
         let waker = relay.waker();
         let consumer = Consumer::new(
             pool.clone(),
-            ConsumerConfig::from_settings(&settings, SCHEMA, payments::CONSUMES),
+            ConsumerConfig::from_settings(&settings, SCHEMA, &crate::history::consumes()),
             Arc::new(payments::PaymentEvents {
                 relay: waker.clone(),
             }),
@@ -104,7 +104,13 @@ impl Application {
                         .route("/orders", web::post().to(orders::create))
                         .route("/orders", web::get().to(orders::list))
                         .route("/orders/{order_id}", web::get().to(orders::get))
-                        .route("/orders/{order_id}/cancel", web::post().to(orders::cancel)),
+                        .route("/orders/{order_id}/cancel", web::post().to(orders::cancel))
+                        .route("/orders/{order_id}/history", web::get().to(history::get))
+                        .route("/overpayments", web::get().to(overpayments::list))
+                        .route(
+                            "/overpayments/{payment_ref}/refunded",
+                            web::post().to(overpayments::mark_refunded),
+                        ),
                 )
         })
         .workers(settings.http.workers)
@@ -121,9 +127,11 @@ impl Application {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paybridge order-query", description = "Orders, and Bankda's order list and detail."),
-    paths(orders::create, orders::get, orders::list, orders::cancel, bankda::list, bankda::detail),
+    paths(orders::create, orders::get, orders::list, orders::cancel, bankda::list, bankda::detail,
+        history::get, overpayments::list, overpayments::mark_refunded),
     modifiers(&BearerAuth),
     tags((name = "orders", description = "Merchant order API (bearer token)"),
+         (name = "overpayments", description = "Money to give back (bearer token)"),
          (name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),
          (name = "operations", description = "Health, metrics, docs"))
 )]

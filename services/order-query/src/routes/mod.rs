@@ -1,2 +1,4 @@
 pub mod bankda;
+pub mod history;
 pub mod orders;
+pub mod overpayments;
