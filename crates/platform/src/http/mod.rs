@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod bankda_access;
 pub mod error;
+pub mod openapi;
 pub mod ops;
 pub mod request_id;
 
