@@ -15,13 +15,20 @@ requirements=(
   "openapi-python-client==0.29.1"
 )
 stamp="$venv/.requirements"
+# pyenv shims exist for versions that are not installed: take the first that runs.
+for candidate in python3.12 python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 python3; do
+  if "$candidate" -c 'import sys' >/dev/null 2>&1; then default_python=$candidate; break; fi
+done
 wanted=$(printf '%s\n' "${requirements[@]}")
 
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   exit 0
 fi
 mkdir -p "$target"
-python3 -m venv --clear "$venv"
+# Python 3.11.7's ast.parse can fail inside hypothesis ("AST constructor recursion depth
+# mismatch"); a newer interpreter is preferred when the machine has one.
+python=${PYTHON:-$default_python}
+"$python" -m venv --clear "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "${requirements[@]}"
 printf '%s\n' "$wanted" >"$stamp"
 echo "[python-venv] ready: $venv" >&2

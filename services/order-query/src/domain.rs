@@ -120,6 +120,10 @@ fn required_text(field: &'static str, value: String) -> Result<String, InvalidOr
     if v.is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
+    // PostgreSQL text cannot hold NUL: refuse it here rather than fail on insert.
+    if v.contains('\0') {
+        return Err(invalid(field, "must not contain NUL characters"));
+    }
     if v.chars().count() > MAX_TEXT {
         return Err(invalid(
             field,

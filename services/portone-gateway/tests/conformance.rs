@@ -20,7 +20,7 @@ use support::TOKEN;
 /// Cases per operation and phase; with it the four runs stay well inside four minutes.
 const MAX_EXAMPLES: &str = "20";
 /// A hard stop for one service's run, in seconds.
-const MAX_TIME: &str = "75";
+const MAX_TIME: &str = "40";
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

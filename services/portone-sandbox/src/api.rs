@@ -723,12 +723,29 @@ pub async fn customer_schedules(
 }
 
 /// Anything else: PortOne's envelope with HTTP 404.
-pub async fn no_route() -> HttpResponse {
-    body::error(
-        StatusCode::NOT_FOUND,
-        body::CODE_ERROR,
-        "존재하지 않는 API입니다.",
-    )
+/// 405 with `Allow` when only the method is wrong, else 404; in PortOne's envelope.
+pub async fn no_route(
+    req: HttpRequest,
+    doc: Option<web::Data<utoipa::openapi::OpenApi>>,
+) -> HttpResponse {
+    match doc.and_then(|d| platform::http::openapi::allowed_methods(&d, req.path())) {
+        Some(allow) => {
+            let mut response = body::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                body::CODE_ERROR,
+                "허용되지 않는 메서드입니다.",
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+        None => body::error(
+            StatusCode::NOT_FOUND,
+            body::CODE_ERROR,
+            "존재하지 않는 API입니다.",
+        ),
+    }
 }
 
 #[cfg(test)]

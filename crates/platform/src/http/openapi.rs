@@ -373,7 +373,7 @@ pub mod fields {
     /// Text that must say something: trimmed, not empty, at most 200 characters.
     pub fn required_text() -> Schema {
         string()
-            .pattern(Some(format!("[^{WS}]")))
+            .pattern(Some(format!("^[^\\u0000]*[^{WS}\\u0000][^\\u0000]*$")))
             .min_length(Some(1))
             .max_length(Some(200))
             .into()
@@ -381,13 +381,15 @@ pub mod fields {
 
     /// Optional text: absent, null or blank means none; at most 200 characters.
     pub fn optional_text() -> Schema {
-        nullable(None, 200, "Blank means absent")
+        nullable(Some("^[^\\u0000]*$".to_owned()), 200, "Blank means absent")
     }
 
     /// Optional e-mail address: blank means none; otherwise `local@domain.tld`, no spaces.
     pub fn optional_email() -> Schema {
         nullable(
-            Some(format!("^[{WS}]*([^@{WS}]+@[^{WS}]*\\.[^{WS}]*)?[{WS}]*$")),
+            Some(format!(
+                "^[{WS}]*([^@{WS}\\u0000]+@[^{WS}\\u0000]*\\.[^{WS}\\u0000]*)?[{WS}]*$"
+            )),
             200,
             "Blank means absent",
         )
@@ -423,17 +425,19 @@ pub mod fields {
             .into()
     }
 
-    /// A point in time as unix seconds or an RFC 3339 string.
-    pub fn unix_or_rfc3339(description: &str) -> Schema {
-        OneOfBuilder::new()
+    /// A point in time as unix seconds or an RFC 3339 string (or null, when `nullable`).
+    pub fn unix_or_rfc3339(description: &str, nullable: bool) -> Schema {
+        let mut one_of = OneOfBuilder::new()
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .minimum(Some(1)),
             )
-            .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
-            .description(Some(description))
-            .into()
+            .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))));
+        if nullable {
+            one_of = one_of.item(ObjectBuilder::new().schema_type(Type::Null));
+        }
+        one_of.description(Some(description)).into()
     }
 
     /// An optional RFC 3339 time.
@@ -466,5 +470,60 @@ pub mod fields {
             .items(ArrayItems::RefOrSchema(Box::new(item.into())))
             .max_items(Some(max))
             .into()
+    }
+}
+
+/// The methods the document lists for `path` (a request path, matched against the templates),
+/// as an `Allow` value; `None` when no documented path matches.
+pub fn allowed_methods(doc: &OpenApi, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    doc.paths.paths.iter().find_map(|(template, item)| {
+        let parts: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+        let matches = parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
+        if !matches {
+            return None;
+        }
+        let methods: Vec<&str> = [
+            ("GET", item.get.is_some()),
+            ("POST", item.post.is_some()),
+            ("PUT", item.put.is_some()),
+            ("DELETE", item.delete.is_some()),
+            ("PATCH", item.patch.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(m, present)| present.then_some(m))
+        .collect();
+        Some(methods.join(", "))
+    })
+}
+
+/// What a request no route took gets: 405 with `Allow` when only the method is wrong (the path
+/// is in the service's document), otherwise 404 `route_not_found`; JSON either way.
+pub async fn no_route(
+    req: actix_web::HttpRequest,
+    doc: Option<actix_web::web::Data<OpenApi>>,
+) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let allowed = doc.and_then(|d| allowed_methods(&d, req.path()));
+    match allowed {
+        Some(allow) => {
+            let mut response = super::ApiError::new(
+                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not answered here; use {allow}", req.method()),
+            )
+            .error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
+        None => super::ApiError::not_found("route_not_found", "no such route").error_response(),
     }
 }

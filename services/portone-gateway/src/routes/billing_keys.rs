@@ -6,11 +6,13 @@ use crate::startup::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common::Secret;
 use platform::http::error::ErrorBody;
+use platform::http::openapi::fields;
 use platform::http::ApiError;
 use portone::{BillingKeyDeleteParams, BillingKeyIssueRequest, ScheduleQuery, ScheduleStatus};
 use portone::{Customer, PaymentPage, Schedule};
 use serde::Deserialize;
 use serde_json::json;
+use std::num::NonZeroU32;
 use utoipa::IntoParams;
 
 /// PortOne's own field names; `channel_key` is added by the gateway.
@@ -59,22 +61,33 @@ pub struct ListQuery {
     pub customer_uids: Vec<String>,
 }
 
+fn customer_uid_list() -> utoipa::openapi::schema::Schema {
+    let mut list = fields::list_of(fields::opaque_id(), 100);
+    if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
+        a.min_items = Some(1);
+    }
+    list
+}
+
 /// `GET /v1/billing-keys?customer_uid[]=a&customer_uid[]=b`: 200 when all exist, 207 when some do not.
 #[utoipa::path(get, path = "/v1/billing-keys", tag = "billing-keys", operation_id = "listBillingKeys",
     security(("bearer" = [])),
     params(ListQuery),
     responses((status = 200, description = "Every customer_uid has a billing key", body = BillingKeyList),
         (status = 207, description = "Some customer_uids unknown: listed in `missing`", body = BillingKeyList),
-        (status = 400, description = "`invalid_query`: not 1 to 100 `customer_uid[]` values", body = ErrorBody)))]
+        (status = 400, description = "`invalid_query`: not 1 to 100 `customer_uid[]` values, or one empty or with white space or control characters", body = ErrorBody),
+        (status = 404, description = "`portone_not_found`: none of them has a billing key", body = ErrorBody)))]
 pub async fn list(gw: web::Data<Gateway>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let uids: Vec<String> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| k == "customer_uid[]" || k == "customer_uid")
         .map(|(_, v)| v.into_owned())
         .collect();
-    if uids.is_empty() || uids.len() > 100 {
+    let unusable =
+        |u: &String| u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control());
+    if uids.is_empty() || uids.len() > 100 || uids.iter().any(unusable) {
         return Err(ApiError::bad_request(
             "invalid_query",
-            "give 1 to 100 customer_uid[] values",
+            "give 1 to 100 customer_uid[] values, none empty or with white space",
         ));
     }
     let keys = gw
@@ -180,8 +193,8 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 or more; default 1.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1)]
+    page: Option<NonZeroU32>,
 }
 
 #[utoipa::path(get, path = "/v1/billing-keys/{customer_uid}/payments", tag = "billing-keys", operation_id = "listBillingKeyPayments",
@@ -197,7 +210,7 @@ pub async fn payments(
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(
         gw.client
-            .billing_key_payments(&path, query.page)
+            .billing_key_payments(&path, query.page.map(NonZeroU32::get))
             .await
             .map_err(portone_error)?,
     ))
@@ -211,8 +224,8 @@ pub struct ScheduleParams {
     /// Unix seconds; after `from`.
     to: i64,
     /// 1 or more; default 1.
-    #[param(minimum = 1)]
-    page: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1)]
+    page: Option<NonZeroU32>,
     /// `scheduled`, `executed`, `revoked` (PortOne's words).
     #[serde(rename = "schedule-status")]
     #[param(rename = "schedule-status")]
@@ -238,7 +251,7 @@ pub async fn schedules(
         ));
     }
     let mut sq = ScheduleQuery::new(q.from, q.to);
-    sq.page = q.page;
+    sq.page = q.page.map(NonZeroU32::get);
     sq.schedule_status = q.schedule_status.as_deref().map(ScheduleStatus::from);
     Ok(HttpResponse::Ok().json(
         gw.client

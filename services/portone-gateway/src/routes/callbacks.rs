@@ -23,9 +23,11 @@ pub struct WebhookBody {
     #[schema(schema_with = webhook_imp_uid)]
     pub imp_uid: String,
     /// The order PortOne names; only compared with what PortOne itself says.
-    pub merchant_uid: Option<String>,
+    #[serde(default)]
+    pub merchant_uid: String,
     /// PortOne's status at sending time; only a hint.
-    pub status: Option<String>,
+    #[serde(default)]
+    pub status: String,
 }
 
 fn webhook_imp_uid() -> utoipa::openapi::schema::Schema {
@@ -82,10 +84,8 @@ async fn read_fields(
 
 /// The barcode's `confirm_url`: 200 lets the customer pay at the store, anything else refuses.
 #[utoipa::path(post, path = "/portone/cvs-confirm", tag = "portone", operation_id = "confirmCvs",
-    request_body(content(
-        (CvsConfirmRequest = "application/json"),
-        (CvsConfirmRequest = "application/x-www-form-urlencoded")),
-        description = "What PortOne (Galaxia) asks. A form cannot carry `extra`, so in practice PortOne sends JSON"),
+    request_body(content = CvsConfirmRequest, content_type = "application/json",
+        description = "What PortOne (Galaxia) asks, as JSON. A form is read too, but cannot carry `extra` (400)"),
     responses((status = 200, description = "The order still awaits this payment: the store may take it", body = CallbackAnswer),
         (status = 400, description = "`malformed_json`, or `invalid_request` (a field missing or ill-typed)", body = ErrorBody),
         (status = 409, description = "Refused: unknown barcode, another order, no longer open, order not awaiting, or amount mismatch", body = CallbackAnswer)))]

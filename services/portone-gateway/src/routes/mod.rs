@@ -39,7 +39,7 @@ pub fn portone_error(e: PortOneError) -> ApiError {
 #[into_params(parameter_in = Path)]
 pub struct OrderIdPath {
     /// The order's id; one that breaks the rule names no order (404).
-    #[param(schema_with = fields::order_id)]
+    #[param(schema_with = fields::order_id, required = true)]
     pub order_id: String,
 }
 
@@ -48,7 +48,7 @@ pub struct OrderIdPath {
 #[into_params(parameter_in = Path)]
 pub struct ImpUidPath {
     /// PortOne's payment id. White space or control characters: 400.
-    #[param(schema_with = fields::opaque_id)]
+    #[param(schema_with = fields::opaque_id, required = true)]
     pub imp_uid: String,
 }
 
@@ -57,6 +57,6 @@ pub struct ImpUidPath {
 #[into_params(parameter_in = Path)]
 pub struct CustomerUidPath {
     /// The billing key's customer id. Empty, white space or control characters: 400.
-    #[param(schema_with = fields::opaque_id)]
+    #[param(schema_with = fields::opaque_id, required = true)]
     pub customer_uid: String,
 }

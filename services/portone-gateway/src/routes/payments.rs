@@ -30,13 +30,10 @@ pub struct IssueCvs {
 }
 
 fn expired_at_schema() -> utoipa::openapi::schema::Schema {
-    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-    OneOfBuilder::new()
-        .item(platform::http::openapi::fields::unix_or_rfc3339(
-            "Unix seconds or RFC 3339, in the future",
-        ))
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .into()
+    platform::http::openapi::fields::unix_or_rfc3339(
+        "Unix seconds or RFC 3339, in the future; null or absent: PortOne's default",
+        true,
+    )
 }
 
 fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
@@ -47,7 +44,15 @@ fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
         )
     };
     let t = match v {
-        serde_json::Value::Number(n) => n.as_i64().ok_or_else(bad)?,
+        // `22.0` is the number 22 in JSON.
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+                    .map(|f| f as i64)
+            })
+            .ok_or_else(bad)?,
         serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|_| bad())?
             .timestamp(),
