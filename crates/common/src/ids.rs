@@ -51,7 +51,7 @@ impl OrderId {
             serde_json::Value::Number(n) if n.is_u64() => Self::parse(&n.to_string()),
             // `1042.0` is the number 1042 in JSON (and to every JSON Schema validator).
             serde_json::Value::Number(n) => match n.as_f64() {
-                Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9_007_199_254_740_992.0 => {
+                Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0 => {
                     Self::parse(&(f as u64).to_string())
                 }
                 _ => Err(OrderIdError::WrongType),

@@ -166,13 +166,27 @@ impl Application {
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
           callbacks::cvs_confirm, callbacks::webhook),
-    modifiers(&BearerAuth, &CONVENTIONS),
+    modifiers(&BearerAuth, &CONVENTIONS, &CustomerUids),
     tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
          (name = "operations", description = "Health, metrics, docs"))
 )]
 pub struct ApiDoc;
+
+/// The items of `customer_uid[]` follow the customer_uid rule (the derive cannot say so).
+struct CustomerUids;
+
+impl utoipa::Modify for CustomerUids {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        platform::http::openapi::set_parameter_schema(
+            openapi,
+            "listBillingKeys",
+            "customer_uid[]",
+            billing_keys::customer_uid_list(),
+        );
+    }
+}
 
 const CONVENTIONS: Conventions = Conventions {
     database: true,

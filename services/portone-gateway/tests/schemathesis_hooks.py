@@ -17,6 +17,8 @@ def _future(value):
     ahead = now + timedelta(days=1)
     if isinstance(value, bool):
         return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int):
         return value if value > now.timestamp() + 60 else int(ahead.timestamp())
     if isinstance(value, str):

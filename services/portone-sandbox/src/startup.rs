@@ -6,6 +6,7 @@ use crate::{api, controls};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
+use platform::http::openapi::Described;
 use platform::http::{self, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -121,6 +122,84 @@ impl utoipa::Modify for PortoneToken {
     }
 }
 
+/// What every route answers besides its own documented result, added once: PortOne refuses a
+/// well-formed call with HTTP 200 and `code` -1 (`response` null), and a malformed one with 400;
+/// the `/__sandbox` controls refuse a bad request with 400 `{"error": "..."}`.
+struct PortoneShapes;
+
+impl utoipa::Modify for PortoneShapes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::response::ResponseBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "ControlError".into(),
+            RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .property("error", ObjectBuilder::new().schema_type(Type::String))
+                    .required("error")
+                    .build(),
+            )),
+        );
+        let envelope_error = || RefOr::Ref(Ref::from_schema_name("ErrorEnvelope"));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let control = path.starts_with("/__sandbox/");
+            let portone = !control
+                && !matches!(
+                    path.as_str(),
+                    "/health" | "/health/ready" | "/metrics" | "/openapi.json"
+                );
+            if !control && !portone {
+                continue;
+            }
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                let takes_input = op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if portone {
+                    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+                        for content in ok.content.values_mut() {
+                            if let RefOr::T(content) = content {
+                                if let Some(schema) = content.schema.take() {
+                                    content.schema = Some(RefOr::T(
+                                        OneOfBuilder::new()
+                                            .item(schema)
+                                            .item(envelope_error())
+                                            .into(),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                if takes_input && !op.responses.responses.contains_key("400") {
+                    let schema = if control {
+                        RefOr::Ref(Ref::from_schema_name("ControlError"))
+                    } else {
+                        envelope_error()
+                    };
+                    op.responses.responses.insert(
+                        "400".into(),
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("A parameter or the body is malformed")
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new().schema(Some(schema)).build(),
+                                )
+                                .build(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paybridge portone-sandbox",
@@ -130,7 +209,7 @@ impl utoipa::Modify for PortoneToken {
           api::customer_schedules, controls::pay, controls::webhook, controls::tamper_amount,
           controls::token_lifetime, controls::revoke_tokens, controls::stats,
           controls::seed_payments, controls::seed_schedules),
-    modifiers(&PortoneToken),
+    modifiers(&PortoneToken, &PortoneShapes, &Described),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
          (name = "operations", description = "Health, metrics, docs"))

@@ -6,7 +6,7 @@
 
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{OpenApi, Ref, RefOr};
@@ -159,6 +159,37 @@ impl utoipa::Modify for Conventions {
                 continue;
             };
             let path_params = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                // A `web::Path` argument adds its parameter a second time after the documented
+                // one: keep the first of each name.
+                if let Some(params) = &mut op.parameters {
+                    let mut seen = std::collections::HashSet::new();
+                    params.retain(|p| match p {
+                        RefOr::T(p) => seen.insert((
+                            p.name.clone(),
+                            serde_json::to_string(&p.parameter_in).unwrap_or_default(),
+                        )),
+                        RefOr::Ref(_) => true,
+                    });
+                }
+                // OpenAPI requires path parameters to say so; a `schema_with` field loses it.
+                for p in op.parameters.iter_mut().flatten() {
+                    if let RefOr::T(p) = p {
+                        if p.parameter_in == ParameterIn::Path {
+                            p.required = utoipa::openapi::Required::True;
+                        }
+                    }
+                }
+            }
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -420,7 +451,8 @@ pub mod fields {
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(0)),
+                    .minimum(Some(0))
+                    .maximum(Some(u64::MAX)),
             )
             .into()
     }
@@ -525,5 +557,76 @@ pub async fn no_route(
             response
         }
         None => super::ApiError::not_found("route_not_found", "no such route").error_response(),
+    }
+}
+
+/// Replaces the schema of one parameter of one operation: for parameters whose rule the derive
+/// cannot express (the items of a repeated query parameter).
+pub fn set_parameter_schema(
+    openapi: &mut OpenApi,
+    operation_id: &str,
+    name: &str,
+    schema: utoipa::openapi::schema::Schema,
+) {
+    let op = openapi
+        .paths
+        .paths
+        .values_mut()
+        .flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+        })
+        .flatten()
+        .find(|op| op.operation_id.as_deref() == Some(operation_id))
+        .unwrap_or_else(|| panic!("no operation {operation_id}"));
+    let param = op
+        .parameters
+        .iter_mut()
+        .flatten()
+        .find_map(|p| match p {
+            RefOr::T(p) if p.name == name => Some(p),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{operation_id} has no parameter {name}"));
+    param.schema = Some(RefOr::T(schema));
+}
+
+/// Gives every response without a description its status's reason phrase: OpenAPI requires
+/// one, and `(status = 200, body = T)` in a path attribute leaves it empty.
+pub struct Described;
+
+impl utoipa::Modify for Described {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, response) in op.responses.responses.iter_mut() {
+                    if let RefOr::T(r) = response {
+                        if r.description.trim().is_empty() {
+                            r.description = status
+                                .parse::<u16>()
+                                .ok()
+                                .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                                .and_then(|s| s.canonical_reason())
+                                .unwrap_or("See the body")
+                                .to_owned();
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -61,7 +61,7 @@ pub struct ListQuery {
     pub customer_uids: Vec<String>,
 }
 
-fn customer_uid_list() -> utoipa::openapi::schema::Schema {
+pub fn customer_uid_list() -> utoipa::openapi::schema::Schema {
     let mut list = fields::list_of(fields::opaque_id(), 100);
     if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
         a.min_items = Some(1);

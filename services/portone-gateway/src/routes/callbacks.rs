@@ -97,6 +97,12 @@ pub async fn cvs_confirm(
     let fields = read_fields(&req, payload).await?;
     let ask: CvsConfirmRequest = serde_json::from_value(fields)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    // PostgreSQL text cannot hold NUL (asking would fail with 500): no barcode of ours has one.
+    if ask.imp_uid.contains('\0') || ask.merchant_uid.contains('\0') {
+        tracing::warn!("store payment refused: NUL in imp_uid or merchant_uid");
+        return Ok(HttpResponse::Conflict()
+            .json(json!({"result": "refused", "reason": "unknown barcode"})));
+    }
     let mut conn = db::get(&pool).await?;
     let found: Option<(String, Decimal, String, Decimal)> = payments::table
         .inner_join(orders::table)
