@@ -628,7 +628,7 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
 
 /// Payments made with a billing key, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/payments", tag = "portone",
-    params(("customer_uid" = String, Path), ("page" = Option<u32>, Query)),
+    params(("customer_uid" = String, Path), ("page" = Option<u32>, Query, minimum = 1)),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<PaymentPage>), (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Unknown customer_uid", body = crate::body::ErrorEnvelope)))]
@@ -666,7 +666,7 @@ pub const MAX_SCHEDULE_RANGE_SECS: i64 = 92 * 86400;
 /// Scheduled payments of a billing key with `from <= schedule_at < to`, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/schedules", tag = "portone",
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query),
-           ("page" = Option<u32>, Query), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
+           ("page" = Option<u32>, Query, minimum = 1), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Vec<Schedule>>),
               (status = 400, description = "from/to missing or invalid, range over three months, unknown schedule-status", body = crate::body::ErrorEnvelope),
@@ -694,7 +694,11 @@ pub async fn customer_schedules(
     if to <= from {
         return bad("to는 from보다 커야 합니다.");
     }
-    if to - from > MAX_SCHEDULE_RANGE_SECS {
+    // i64::MIN..i64::MAX overflowed here (a panic, the connection dropped).
+    if to
+        .checked_sub(from)
+        .is_none_or(|range| range > MAX_SCHEDULE_RANGE_SECS)
+    {
         return bad("조회 기간은 최대 3개월입니다.");
     }
     let status = match get("schedule-status").filter(|s| !s.is_empty()) {

@@ -158,6 +158,12 @@ impl utoipa::Modify for PortoneShapes {
                 .into_iter()
                 .flatten()
             {
+                if portone {
+                    // PortOne reads a missing body as missing fields: a `code` -1 refusal.
+                    if let Some(RefOr::T(body)) = &mut op.request_body {
+                        body.required = Some(utoipa::openapi::Required::False);
+                    }
+                }
                 let takes_input = op.request_body.is_some()
                     || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 if portone {
@@ -178,7 +184,14 @@ impl utoipa::Modify for PortoneShapes {
                 }
                 if takes_input && !op.responses.responses.contains_key("400") {
                     let schema = if control {
-                        RefOr::Ref(Ref::from_schema_name("ControlError"))
+                        // `{"error"}` from the control itself, PortOne's envelope from the
+                        // shared extractors (a path that is not UTF-8, ...).
+                        RefOr::T(
+                            OneOfBuilder::new()
+                                .item(Ref::from_schema_name("ControlError"))
+                                .item(envelope_error())
+                                .into(),
+                        )
                     } else {
                         envelope_error()
                     };
@@ -197,6 +210,21 @@ impl utoipa::Modify for PortoneShapes {
                 }
             }
         }
+        let mut uids = platform::http::openapi::fields::list_of(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+            100,
+        );
+        if let Schema::Array(a) = &mut uids {
+            a.min_items = Some(1);
+        }
+        platform::http::openapi::set_parameter_schema(
+            openapi,
+            "get_customers",
+            "customer_uid[]",
+            uids,
+        );
     }
 }
 

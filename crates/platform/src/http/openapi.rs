@@ -383,9 +383,10 @@ pub mod fields {
             )
             .item(
                 ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(9_999_999_999i64)),
+                    .schema_type(Type::Number)
+                    .exclusive_minimum(Some(0))
+                    .maximum(Some(9_999_999_999.99f64))
+                    .multiple_of(Some(0.01f64)),
             )
             .description(Some(
                 "A decimal string (`\"30000.00\"`) or a JSON number; more than zero, at most two decimals",
