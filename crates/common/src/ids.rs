@@ -98,6 +98,27 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn an_integral_json_number_is_the_integer_it_equals() {
+        assert_eq!(OrderId::from_json(&json!(1042.0)).unwrap().as_str(), "1042");
+        assert_eq!(
+            OrderId::from_json(&json!(8589934593.0)).unwrap().as_str(),
+            "8589934593"
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(1042.5)),
+            Err(OrderIdError::WrongType)
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(-1.0)),
+            Err(OrderIdError::WrongType)
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(1e20)),
+            Err(OrderIdError::WrongType)
+        );
+    }
+
+    #[test]
     fn accepts_bankda_style_ids() {
         assert_eq!(
             OrderId::parse("20170710-0000013").unwrap().as_str(),

@@ -631,3 +631,31 @@ impl utoipa::Modify for Described {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
+
+    fn doc() -> OpenApi {
+        let mut paths = PathsBuilder::new().build();
+        let mut item = PathItem::new(HttpMethod::Get, OperationBuilder::new().build());
+        item.post = Some(OperationBuilder::new().build());
+        paths.paths.insert("/v1/orders/{order_id}/cvs".into(), item);
+        let mut api = OpenApi::default();
+        api.paths = paths;
+        api
+    }
+
+    #[test]
+    fn a_documented_path_lists_its_methods() {
+        let api = doc();
+        assert_eq!(
+            allowed_methods(&api, "/v1/orders/A-1/cvs").as_deref(),
+            Some("GET, POST")
+        );
+        assert_eq!(allowed_methods(&api, "/v1/orders//cvs"), None);
+        assert_eq!(allowed_methods(&api, "/v1/orders/A-1"), None);
+        assert_eq!(allowed_methods(&api, "/v1/orders/A-1/cvs/x"), None);
+    }
+}
