@@ -618,7 +618,8 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
     let start = (page - 1).saturating_mul(PAGE_SIZE);
     let list: Vec<T> = items.iter().skip(start).take(PAGE_SIZE).cloned().collect();
     let previous = if page > 1 { (page - 1) as i64 } else { 0 };
-    let next = if start + PAGE_SIZE < items.len() {
+    // A page near usize::MAX saturates `start`; adding to it must not overflow (a panic).
+    let next = if start.saturating_add(PAGE_SIZE) < items.len() {
         (page + 1) as i64
     } else {
         0
@@ -628,7 +629,7 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
 
 /// Payments made with a billing key, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/payments", tag = "portone",
-    params(("customer_uid" = String, Path), ("page" = Option<u32>, Query, minimum = 1)),
+    params(("customer_uid" = String, Path), ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<PaymentPage>), (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Unknown customer_uid", body = crate::body::ErrorEnvelope)))]
@@ -666,7 +667,7 @@ pub const MAX_SCHEDULE_RANGE_SECS: i64 = 92 * 86400;
 /// Scheduled payments of a billing key with `from <= schedule_at < to`, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/schedules", tag = "portone",
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query),
-           ("page" = Option<u32>, Query, minimum = 1), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
+           ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1"), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Vec<Schedule>>),
               (status = 400, description = "from/to missing or invalid, range over three months, unknown schedule-status", body = crate::body::ErrorEnvelope),
