@@ -105,8 +105,9 @@ impl RequestedOrder {
         match OrderId::from_json(value) {
             Ok(id) => Some(RequestedOrder::Valid(id)),
             Err(OrderIdError::WrongType) => None,
+            // Kept for the audit trail and the echo to Bankda; PostgreSQL text cannot hold NUL.
             Err(_) => Some(RequestedOrder::Invalid(match value {
-                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::String(s) => s.replace('\0', "\u{FFFD}"),
                 other => other.to_string(),
             })),
         }

@@ -49,6 +49,13 @@ impl OrderId {
         match value {
             serde_json::Value::String(s) => Self::parse(s),
             serde_json::Value::Number(n) if n.is_u64() => Self::parse(&n.to_string()),
+            // `1042.0` is the number 1042 in JSON (and to every JSON Schema validator).
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0 => {
+                    Self::parse(&(f as u64).to_string())
+                }
+                _ => Err(OrderIdError::WrongType),
+            },
             _ => Err(OrderIdError::WrongType),
         }
     }
@@ -183,6 +190,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn an_integral_json_number_is_the_integer_it_equals() {
+        assert_eq!(OrderId::from_json(&json!(1042.0)).unwrap().as_str(), "1042");
+        assert_eq!(
+            OrderId::from_json(&json!(8589934593.0)).unwrap().as_str(),
+            "8589934593"
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(1042.5)),
+            Err(OrderIdError::WrongType)
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(-1.0)),
+            Err(OrderIdError::WrongType)
+        );
+        assert_eq!(
+            OrderId::from_json(&json!(1e20)),
+            Err(OrderIdError::WrongType)
+        );
+    }
 
     #[test]
     fn accepts_bankda_style_ids() {

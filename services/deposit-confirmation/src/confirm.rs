@@ -235,6 +235,7 @@ pub struct AuditRecord {
     pub request_id: String,
     pub order_id: String,
     /// `confirmed`, `already_confirmed`, `unknown_order` or `not_awaiting`.
+    #[schema(schema_with = outcome_schema)]
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_status: Option<String>,
@@ -246,13 +247,22 @@ pub struct AuditRecord {
 pub struct ConfirmationRecord {
     #[serde(skip)]
     pub order_id: String,
-    #[schema(value_type = String, example = "30000.00")]
+    #[schema(schema_with = platform::http::openapi::fields::amount_out)]
     #[serde(serialize_with = "two_places")]
     pub amount: Decimal,
     pub event_id: uuid::Uuid,
     pub confirmed_at: DateTime<Utc>,
     pub request_id: String,
     pub source_ip: String,
+}
+
+fn outcome_schema() -> utoipa::openapi::schema::Schema {
+    platform::http::openapi::fields::one_of(&[
+        "confirmed",
+        "already_confirmed",
+        "unknown_order",
+        "not_awaiting",
+    ])
 }
 
 fn two_places<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {

@@ -10,6 +10,7 @@ use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
+use platform::http::openapi::{AlsoAnswers, Conventions};
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -109,9 +110,21 @@ impl Application {
 #[openapi(
     info(title = "paybridge deposit-confirmation", description = "Bankda's deposit confirmation and its audit trail."),
     paths(bankda::confirm, deposits::get),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ALSO_ANSWERS, &CONVENTIONS),
     tags((name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),
          (name = "deposits", description = "Confirmation records (bearer token)"),
          (name = "operations", description = "Health, metrics, docs"))
 )]
 pub struct ApiDoc;
+
+const ALSO_ANSWERS: AlsoAnswers = AlsoAnswers(&[(
+    "/bankda/deposits/confirm",
+    "post",
+    "put",
+    "confirmDepositsByPut",
+)]);
+const CONVENTIONS: Conventions = Conventions {
+    database: true,
+    no_database: &[],
+    upstream: &[],
+};

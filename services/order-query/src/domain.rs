@@ -5,8 +5,9 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use common::bankda::{BankdaItem, BankdaOrder};
 use common::events::{OrderCreated, OrderItem};
 use common::{Money, OrderId, OrderStatus, PaymentMethod};
+use platform::http::openapi::fields;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 pub const MAX_ITEMS: usize = 100;
 const MAX_TEXT: usize = 200;
@@ -16,33 +17,69 @@ const MAX_TEXT: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {
     /// At most 40 letters, digits, `-` or `_` (PortOne's `merchant_uid` rules).
-    #[schema(example = "20260101-0000001")]
+    #[schema(schema_with = fields::order_id)]
     pub order_id: String,
     /// A decimal string (`"30000.00"`) or a JSON number.
-    #[schema(value_type = String, example = "30000.00")]
+    #[schema(schema_with = fields::amount)]
     pub order_price_amount: Money,
     /// The depositor's name Bankda matches against the bank statement.
+    #[schema(schema_with = fields::required_text)]
     pub billing_name: String,
+    #[schema(schema_with = fields::required_text)]
     pub bank_account_no: String,
+    #[schema(schema_with = fields::required_text)]
     pub bank_code_name: String,
+    #[schema(schema_with = fields::optional_text)]
     pub buyer_name: Option<String>,
+    #[schema(schema_with = fields::optional_email)]
     pub buyer_email: Option<String>,
+    #[schema(schema_with = fields::optional_cellphone)]
     pub buyer_cellphone: Option<String>,
     /// RFC 3339; defaults to now.
+    #[schema(schema_with = order_date_schema)]
     pub order_date: Option<DateTime<FixedOffset>>,
+    /// At most 100.
     #[serde(default)]
+    #[schema(schema_with = items_schema)]
     pub items: Vec<ItemRequest>,
     /// `bank_transfer` (default), `cvs` or `card`.
-    #[schema(value_type = Option<String>, example = "bank_transfer")]
+    #[schema(schema_with = payment_method_schema)]
     pub payment_method: Option<PaymentMethod>,
     /// RFC 3339, in the future; defaults to `orders.default_deposit_deadline` after creation.
+    #[schema(schema_with = deadline_schema)]
     pub deposit_deadline: Option<DateTime<FixedOffset>>,
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemRequest {
+    #[schema(schema_with = fields::required_text)]
     pub product_name: String,
+}
+
+const PAYMENT_METHODS: &[&str] = &["bank_transfer", "cvs", "card"];
+const STATUSES: &[&str] = &["awaiting_payment", "paid", "cancelled", "expired"];
+
+fn order_date_schema() -> utoipa::openapi::schema::Schema {
+    fields::optional_date_time("RFC 3339; defaults to now")
+}
+fn deadline_schema() -> utoipa::openapi::schema::Schema {
+    fields::optional_date_time(
+        "RFC 3339, in the future; defaults to `orders.default_deposit_deadline` after creation",
+    )
+}
+fn items_schema() -> utoipa::openapi::schema::Schema {
+    fields::list_of(ItemRequest::schema(), MAX_ITEMS)
+}
+fn payment_method_schema() -> utoipa::openapi::schema::Schema {
+    fields::optional_one_of(PAYMENT_METHODS)
+}
+fn payment_method_out() -> utoipa::openapi::schema::Schema {
+    fields::one_of(PAYMENT_METHODS)
+}
+/// The statuses an order can have.
+pub fn status_schema() -> utoipa::openapi::schema::Schema {
+    fields::one_of(STATUSES)
 }
 
 /// A validated order, ready to store.
@@ -82,6 +119,10 @@ fn required_text(field: &'static str, value: String) -> Result<String, InvalidOr
     let v = value.trim().to_owned();
     if v.is_empty() {
         return Err(invalid(field, "must not be empty"));
+    }
+    // PostgreSQL text cannot hold NUL: refuse it here rather than fail on insert.
+    if v.contains('\0') {
+        return Err(invalid(field, "must not contain NUL characters"));
     }
     if v.chars().count() > MAX_TEXT {
         return Err(invalid(
@@ -248,12 +289,13 @@ impl NewOrder {
 /// An order as the merchant API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrderView {
+    #[schema(schema_with = fields::order_id)]
     pub order_id: String,
-    #[schema(value_type = String, example = "awaiting_payment")]
+    #[schema(schema_with = status_schema)]
     pub status: OrderStatus,
-    #[schema(value_type = String, example = "bank_transfer")]
+    #[schema(schema_with = payment_method_out)]
     pub payment_method: PaymentMethod,
-    #[schema(value_type = String, example = "30000.00")]
+    #[schema(schema_with = fields::amount_out)]
     pub order_price_amount: Money,
     pub billing_name: String,
     pub bank_account_no: String,
@@ -270,8 +312,9 @@ pub struct OrderView {
     pub deposit_deadline: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Once paid: `bank_transfer`, `cvs` or `card`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = payment_method_out)]
     pub paid_via: Option<PaymentMethod>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paid_at: Option<DateTime<Utc>>,

@@ -11,6 +11,7 @@ use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
+use platform::http::openapi::Conventions;
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -176,10 +177,31 @@ impl Application {
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
           callbacks::cvs_confirm, callbacks::webhook),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CONVENTIONS, &CustomerUids),
     tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
          (name = "operations", description = "Health, metrics, docs"))
 )]
 pub struct ApiDoc;
+
+/// The items of `customer_uid[]` follow the customer_uid rule (the derive cannot say so).
+struct CustomerUids;
+
+impl utoipa::Modify for CustomerUids {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        platform::http::openapi::set_parameter_schema(
+            openapi,
+            "listBillingKeys",
+            "customer_uid[]",
+            billing_keys::customer_uid_list(),
+        );
+    }
+}
+
+const CONVENTIONS: Conventions = Conventions {
+    database: true,
+    // Billing keys and payment look-ups are PortOne's alone.
+    no_database: &["/v1/billing-keys", "/v1/payments/"],
+    upstream: &["/v1/"],
+};

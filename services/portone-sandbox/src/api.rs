@@ -629,7 +629,8 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
     let start = (page - 1).saturating_mul(PAGE_SIZE);
     let list: Vec<T> = items.iter().skip(start).take(PAGE_SIZE).cloned().collect();
     let previous = if page > 1 { (page - 1) as i64 } else { 0 };
-    let next = if start + PAGE_SIZE < items.len() {
+    // A page near usize::MAX saturates `start`; adding to it must not overflow (a panic).
+    let next = if start.saturating_add(PAGE_SIZE) < items.len() {
         (page + 1) as i64
     } else {
         0
@@ -639,7 +640,7 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
 
 /// Payments made with a billing key, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/payments", tag = "portone",
-    params(("customer_uid" = String, Path), ("page" = Option<u32>, Query)),
+    params(("customer_uid" = String, Path), ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<PaymentPage>), (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Unknown customer_uid", body = crate::body::ErrorEnvelope)))]
@@ -678,7 +679,7 @@ pub const MAX_SCHEDULE_RANGE_SECS: i64 = 92 * 86400;
 /// Scheduled payments of a billing key with `from <= schedule_at < to`, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/schedules", tag = "portone",
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query),
-           ("page" = Option<u32>, Query), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
+           ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1"), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Vec<Schedule>>),
               (status = 400, description = "from/to missing or invalid, range over three months, unknown schedule-status", body = crate::body::ErrorEnvelope),
@@ -707,7 +708,11 @@ pub async fn customer_schedules(
     if to <= from {
         return bad("to는 from보다 커야 합니다.");
     }
-    if to - from > MAX_SCHEDULE_RANGE_SECS {
+    // i64::MIN..i64::MAX overflowed here (a panic, the connection dropped).
+    if to
+        .checked_sub(from)
+        .is_none_or(|range| range > MAX_SCHEDULE_RANGE_SECS)
+    {
         return bad("조회 기간은 최대 3개월입니다.");
     }
     let status = match get("schedule-status").filter(|s| !s.is_empty()) {
@@ -736,12 +741,29 @@ pub async fn customer_schedules(
 }
 
 /// Anything else: PortOne's envelope with HTTP 404.
-pub async fn no_route() -> HttpResponse {
-    body::error(
-        StatusCode::NOT_FOUND,
-        body::CODE_ERROR,
-        "존재하지 않는 API입니다.",
-    )
+/// 405 with `Allow` when only the method is wrong, else 404; in PortOne's envelope.
+pub async fn no_route(
+    req: HttpRequest,
+    doc: Option<web::Data<utoipa::openapi::OpenApi>>,
+) -> HttpResponse {
+    match doc.and_then(|d| platform::http::openapi::allowed_methods(&d, req.path())) {
+        Some(allow) => {
+            let mut response = body::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                body::CODE_ERROR,
+                "허용되지 않는 메서드입니다.",
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            response
+        }
+        None => body::error(
+            StatusCode::NOT_FOUND,
+            body::CODE_ERROR,
+            "존재하지 않는 API입니다.",
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::{api, controls, faults, lookups};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
+use platform::http::openapi::Described;
 use platform::http::{self, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -148,6 +149,112 @@ impl utoipa::Modify for PortoneToken {
     }
 }
 
+/// What every route answers besides its own documented result, added once: PortOne refuses a
+/// well-formed call with HTTP 200 and `code` -1 (`response` null), and a malformed one with 400;
+/// the `/__sandbox` controls refuse a bad request with 400 `{"error": "..."}`.
+struct PortoneShapes;
+
+impl utoipa::Modify for PortoneShapes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
+        use utoipa::openapi::response::ResponseBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "ControlError".into(),
+            RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .property("error", ObjectBuilder::new().schema_type(Type::String))
+                    .required("error")
+                    .build(),
+            )),
+        );
+        let envelope_error = || RefOr::Ref(Ref::from_schema_name("ErrorEnvelope"));
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let control = path.starts_with("/__sandbox/");
+            let portone = !control
+                && !matches!(
+                    path.as_str(),
+                    "/health" | "/health/ready" | "/metrics" | "/openapi.json"
+                );
+            if !control && !portone {
+                continue;
+            }
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                if portone {
+                    // PortOne reads a missing body as missing fields: a `code` -1 refusal.
+                    if let Some(RefOr::T(body)) = &mut op.request_body {
+                        body.required = Some(utoipa::openapi::Required::False);
+                    }
+                }
+                let takes_input = op.request_body.is_some()
+                    || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if portone {
+                    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+                        for content in ok.content.values_mut() {
+                            if let RefOr::T(content) = content {
+                                if let Some(schema) = content.schema.take() {
+                                    content.schema = Some(RefOr::T(
+                                        OneOfBuilder::new()
+                                            .item(schema)
+                                            .item(envelope_error())
+                                            .into(),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                if takes_input && !op.responses.responses.contains_key("400") {
+                    let schema = if control {
+                        // `{"error"}` from the control itself, PortOne's envelope from the
+                        // shared extractors (a path that is not UTF-8, ...).
+                        RefOr::T(
+                            OneOfBuilder::new()
+                                .item(Ref::from_schema_name("ControlError"))
+                                .item(envelope_error())
+                                .into(),
+                        )
+                    } else {
+                        envelope_error()
+                    };
+                    op.responses.responses.insert(
+                        "400".into(),
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description("A parameter or the body is malformed")
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new().schema(Some(schema)).build(),
+                                )
+                                .build(),
+                        ),
+                    );
+                }
+            }
+        }
+        let mut uids = platform::http::openapi::fields::list_of(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1)),
+            100,
+        );
+        if let Schema::Array(a) = &mut uids {
+            a.min_items = Some(1);
+        }
+        platform::http::openapi::set_parameter_schema(
+            openapi,
+            "get_customers",
+            "customer_uid[]",
+            uids,
+        );
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paybridge portone-sandbox",
@@ -160,7 +267,7 @@ impl utoipa::Modify for PortoneToken {
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
           faults::faults, faults::set_notice_fault, faults::set_read_fault),
-    modifiers(&PortoneToken),
+    modifiers(&PortoneToken, &PortoneShapes, &Described),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
          (name = "operations", description = "Health, metrics, docs"))

@@ -1,6 +1,6 @@
 //! What the HTTP app of every service with a database carries, built once at start-up.
 
-use super::error::{self, json_config, path_config, query_config};
+use super::error::{json_config, path_config, query_config};
 use super::{ApiTokens, BodyLimit, OpsRoutes, Readiness};
 use crate::db::PgPool;
 use crate::metrics::Metrics;
@@ -53,6 +53,6 @@ impl Basics {
             .app_data(path_config())
             .app_data(query_config())
             .configure(|cfg| self.ops.configure(cfg))
-            .default_service(web::to(error::not_found));
+            .default_service(web::to(super::openapi::no_route));
     }
 }

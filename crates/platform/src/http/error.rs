@@ -13,9 +13,12 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// Every merchant API error: `{"code","message"}`. Some errors add fields beside them.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
-    /// Stable, machine-readable: code against it.
+    /// Stable, machine-readable: code against it (`unauthorized`, `malformed_json`,
+    /// `invalid_request`, `payload_too_large`, `order_not_found`, `service_unavailable`, ...).
+    #[schema(example = "order_not_found")]
     pub code: &'a str,
     /// For people; the wording may change.
     pub message: &'a str,
@@ -154,7 +157,8 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route_not_found", "no such route"))
 }
 
-/// Declares the bearer scheme the `/v1` routes use in a service's OpenAPI document.
+/// Declares the bearer scheme the `/v1` routes use in a service's OpenAPI document. A token is
+/// one of `api.tokens`; a missing or wrong one is answered 401 `unauthorized`.
 pub struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
@@ -163,7 +167,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A token from `api.tokens`"))
+                    .build(),
+            ),
         );
     }
 }

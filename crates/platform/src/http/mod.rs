@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bankda_access;
 pub mod error;
 pub mod input;
+pub mod openapi;
 pub mod ops;
 pub mod request_id;
 

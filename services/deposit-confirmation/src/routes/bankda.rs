@@ -6,19 +6,19 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use common::bankda::{parse_confirm_request, BankdaReply};
 use platform::db::PgPool;
+use platform::http::openapi::{BankdaConfirmReply, BankdaConfirmRequest, BankdaErrorBody};
 use platform::http::{
     bankda_response, read_limited, too_large_reply, BodyError, ClientIp, RequestId,
 };
 
 /// Confirms the deposits Bankda matched. Each order succeeds or fails on its own.
-#[utoipa::path(post, path = "/bankda/deposits/confirm", tag = "bankda",
+#[utoipa::path(post, path = "/bankda/deposits/confirm", tag = "bankda", operation_id = "confirmDeposits",
     description = "Also answers PUT. Caller must be on `bankda.allowed_ips`. At most `bankda.max_confirm_batch` order ids.",
-    request_body(content = String, description = "`{\"requests\":[{\"order_id\":\"...\"},...]}`", content_type = "application/json"),
+    request_body(content = BankdaConfirmRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "`{\"return_code\":\"200\",\"description\":\"정상\"}`", content_type = "application/json; charset=utf-8"),
-        (status = 400, description = "`JSON format 오류`, or a batch over the limit (nothing confirmed)"),
-        (status = 401, description = "`{\"return_code\":\"401\",\"description\":\"인증 정보 오류\"}`"),
-        (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"오류 order_id 체크\",\"orders\":[...]}`: only the failed ids; the others are confirmed")))]
+        (status = 200, description = "`{\"return_code\":\"200\",\"description\":\"정상\"}`: every order confirmed (or confirmed before)", body = BankdaConfirmReply, content_type = "application/json; charset=utf-8"),
+        (status = 400, description = "`JSON format 오류` (not a JSON object, `requests` missing or not a list of objects with a string or non-negative integer `order_id`), or a batch over the limit; nothing confirmed", body = BankdaErrorBody, content_type = "application/json; charset=utf-8"),
+        (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"오류 order_id 체크\",\"orders\":[...]}`: only the failed ids; the others are confirmed", body = BankdaConfirmReply, content_type = "application/json; charset=utf-8")))]
 pub async fn confirm(
     pool: web::Data<PgPool>,
     limits: web::Data<ConfirmLimits>,

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
 pub struct DepositHistory {
+    #[schema(schema_with = platform::http::openapi::fields::order_id)]
     pub order_id: String,
     /// Bankda's confirmation, once there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,9 +19,10 @@ pub struct DepositHistory {
     pub records: Vec<AuditRecord>,
 }
 
-#[utoipa::path(get, path = "/v1/deposits/{order_id}", tag = "deposits", security(("bearer" = [])),
-    params(("order_id" = String, Path)),
-    responses((status = 200, body = DepositHistory),
+#[utoipa::path(get, path = "/v1/deposits/{order_id}", tag = "deposits", operation_id = "getDeposit",
+    security(("bearer" = [])),
+    params(("order_id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,40}$", description = "The order's id; one that breaks the rule was never named (404)")),
+    responses((status = 200, description = "What Bankda said about the order", body = DepositHistory),
         (status = 404, description = "`deposit_not_found`: Bankda never named this order", body = platform::http::error::ErrorBody)))]
 pub async fn get(
     pool: web::Data<PgPool>,

@@ -6,6 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use common::bankda::{parse_detail_request, BankdaReply, RequestedOrder, CONTENT_TYPE};
 use platform::db::PgPool;
+use platform::http::openapi::{
+    BankdaDetailRequest, BankdaErrorBody, BankdaOrderDetail, BankdaOrderList,
+};
 use platform::http::{bankda_response, read_limited, too_large_reply, BodyError};
 
 fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
@@ -21,11 +24,10 @@ fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
 }
 
 /// Every bank-transfer order still awaiting a deposit. `GET` or `POST`; any body is ignored.
-#[utoipa::path(get, path = "/bankda/orders", tag = "bankda",
-    description = "Also answers POST. Caller must be on `bankda.allowed_ips`.",
+#[utoipa::path(get, path = "/bankda/orders", tag = "bankda", operation_id = "listBankdaOrders",
+    description = "Also answers POST (no body, or an empty one). Caller must be on `bankda.allowed_ips`.",
     responses(
-        (status = 200, description = "`{\"orders\":[...]}`; `{\"orders\":[]}` when none", content_type = "application/json; charset=utf-8"),
-        (status = 401, description = "`{\"return_code\":\"401\",\"description\":\"인증 정보 오류\"}`")))]
+        (status = 200, description = "`{\"orders\":[...]}`; `{\"orders\":[]}` when none", body = BankdaOrderList, content_type = "application/json; charset=utf-8")))]
 pub async fn list(pool: web::Data<PgPool>) -> HttpResponse {
     match store::bankda_list_body(&pool).await {
         Ok(body) => HttpResponse::Ok().content_type(CONTENT_TYPE).body(body),
@@ -34,13 +36,13 @@ pub async fn list(pool: web::Data<PgPool>) -> HttpResponse {
 }
 
 /// One order by `order_id` (a JSON string or number).
-#[utoipa::path(post, path = "/bankda/orders/detail", tag = "bankda",
-    request_body(content = String, description = "`{\"order_id\":\"...\"}`", content_type = "application/json"),
+#[utoipa::path(post, path = "/bankda/orders/detail", tag = "bankda", operation_id = "getBankdaOrder",
+    description = "Caller must be on `bankda.allowed_ips`.",
+    request_body(content = BankdaDetailRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = "`{\"order\":{...}}`", content_type = "application/json; charset=utf-8"),
-        (status = 400, description = "`{\"return_code\":\"400\",\"description\":\"JSON format 오류\"}`"),
-        (status = 401, description = "`{\"return_code\":\"401\",\"description\":\"인증 정보 오류\"}`"),
-        (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"order_id 오류\"}`")))]
+        (status = 200, description = "`{\"order\":{...}}`", body = BankdaOrderDetail, content_type = "application/json; charset=utf-8"),
+        (status = 400, description = "`{\"return_code\":\"400\",\"description\":\"JSON format 오류\"}`: not a JSON object, or `order_id` missing or neither a string nor a non-negative integer", body = BankdaErrorBody, content_type = "application/json; charset=utf-8"),
+        (status = 415, description = "`{\"return_code\":\"415\",\"description\":\"order_id 오류\"}`: no such order (Bankda's code for it)", body = BankdaErrorBody, content_type = "application/json; charset=utf-8")))]
 pub async fn detail(
     pool: web::Data<PgPool>,
     limit: web::Data<BankdaBodyLimit>,

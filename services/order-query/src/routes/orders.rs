@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use common::{OrderId, OrderStatus};
 use platform::db::PgPool;
+use platform::http::error::ErrorBody;
 use platform::http::{ApiError, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,14 +23,16 @@ fn order_not_found(id: &str) -> ApiError {
 
 /// Creates an order. Sending the same order again returns the same answer; the same `order_id`
 /// with different content is refused with 409.
-#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = CreateOrderRequest,
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", operation_id = "createOrder",
+    request_body = CreateOrderRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created, or the same order sent again (`Idempotent-Replayed: true`)", body = OrderView),
-        (status = 400, description = "Malformed JSON, a missing or ill-typed field, or an invalid value", body = platform::http::error::ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = platform::http::error::ErrorBody),
-        (status = 409, description = "`order_conflict`: the order_id belongs to a different order", body = platform::http::error::ErrorBody),
-        (status = 413, description = "Body too large", body = platform::http::error::ErrorBody)))]
+        (status = 201, description = "Created, or the same order sent again (`Idempotent-Replayed: true`)", body = OrderView,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier identical request")),
+            links(("getOrder" = (operation_id = "getOrder", parameters(("order_id" = "$response.body#/order_id")))),
+                  ("cancelOrder" = (operation_id = "cancelOrder", parameters(("order_id" = "$response.body#/order_id")))))),
+        (status = 400, description = "`malformed_json`, `invalid_request` (a missing, ill-typed or unknown field) or `invalid_order` (a value breaks a rule, e.g. a deadline in the past)", body = ErrorBody),
+        (status = 409, description = "`order_conflict`: the order_id belongs to a different order", body = ErrorBody)))]
 pub async fn create(
     pool: web::Data<PgPool>,
     defaults: web::Data<OrderDefaults>,
@@ -60,9 +63,11 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, description = "`order_not_found`", body = platform::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/orders/{order_id}", tag = "orders", operation_id = "getOrder",
+    security(("bearer" = [])),
+    params(("order_id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,40}$", description = "The order's id; one that breaks the rule names no order (404)")),
+    responses((status = 200, description = "The order", body = OrderView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody)))]
 pub async fn get(
     pool: web::Data<PgPool>,
     defaults: web::Data<OrderDefaults>,
@@ -77,20 +82,26 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `awaiting_payment`, `paid`, `cancelled` or `expired`.
+    #[param(schema_with = crate::domain::status_schema)]
     pub status: Option<String>,
     /// 1 to 200; default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[+-]?[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
 pub const MAX_PAGE: i64 = 200;
 
 /// Orders oldest first, optionally of one status, a page at a time.
-#[utoipa::path(get, path = "/v1/orders", tag = "orders", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = OrderPage), (status = 400, body = platform::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", operation_id = "listOrders",
+    security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "`invalid_status`, `invalid_limit`, `invalid_cursor` or `invalid_query` (an unknown or ill-typed parameter)", body = ErrorBody)))]
 pub async fn list(
     pool: web::Data<PgPool>,
     defaults: web::Data<OrderDefaults>,
@@ -139,11 +150,12 @@ pub async fn list(
 }
 
 /// Cancels an order awaiting payment. Cancelling a cancelled order again is harmless.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", security(("bearer" = [])),
-    params(("order_id" = String, Path)),
-    responses((status = 200, body = OrderView),
-        (status = 404, description = "`order_not_found`", body = platform::http::error::ErrorBody),
-        (status = 409, description = "`order_not_cancellable`: already paid or expired", body = platform::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cancel", tag = "orders", operation_id = "cancelOrder",
+    security(("bearer" = [])),
+    params(("order_id" = String, Path, pattern = "^[A-Za-z0-9_-]{1,40}$", description = "The order's id; one that breaks the rule names no order (404)")),
+    responses((status = 200, description = "The order, cancelled", body = OrderView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_not_cancellable`: already paid or expired", body = ErrorBody)))]
 pub async fn cancel(
     pool: web::Data<PgPool>,
     defaults: web::Data<OrderDefaults>,

@@ -9,12 +9,51 @@ use common::ImpUid;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use platform::db::{self, PgPool};
+use platform::http::error::ErrorBody;
 use platform::http::{json_or_form, read_limited, ApiError, ClientIp, RequestId};
 use portone::{CvsConfirmRequest, WebhookNotice};
 use rust_decimal::Decimal;
 use serde_json::json;
 
 const CALLBACK_LIMIT: usize = 64 * 1024;
+
+/// `POST /portone/webhook`'s fields, for the document (parsed as [`WebhookNotice`]).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct WebhookBody {
+    /// PortOne's payment id: 1 to 100 characters, no white space or control characters.
+    #[schema(schema_with = webhook_imp_uid)]
+    pub imp_uid: String,
+    /// The order PortOne names; only compared with what PortOne itself says.
+    #[serde(default)]
+    pub merchant_uid: String,
+    /// PortOne's status at sending time; only a hint.
+    #[serde(default)]
+    pub status: String,
+}
+
+fn webhook_imp_uid() -> utoipa::openapi::schema::Schema {
+    let mut schema = platform::http::openapi::fields::opaque_id();
+    if let utoipa::openapi::schema::Schema::Object(o) = &mut schema {
+        o.max_length = Some(100);
+    }
+    schema
+}
+
+/// The callbacks' answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CallbackAnswer {
+    /// `ok` or `refused`.
+    pub result: String,
+    /// Why it was refused.
+    pub reason: Option<String>,
+}
+
+/// The webhook's answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookAnswer {
+    /// What came of it: `recorded`, `duplicate`, `unknown_payment`, `amount_mismatch`, ...
+    pub result: String,
+}
 
 /// A body as JSON or as a form, whichever the content type says (PortOne sends both); read the
 /// way every route reads bodies, strictly.
@@ -33,9 +72,12 @@ async fn read_fields(
 }
 
 /// The barcode's `confirm_url`: 200 lets the customer pay at the store, anything else refuses.
-#[utoipa::path(post, path = "/portone/cvs-confirm", tag = "portone",
-    request_body(content = String, description = "`{\"event\":\"Galaxia.Cvs.Confirm\",\"imp_uid\",\"merchant_uid\",\"status\",\"extra\":{...}}`"),
-    responses((status = 200, description = "The order still awaits this payment"), (status = 409, description = "Refused: the order is not awaiting it")))]
+#[utoipa::path(post, path = "/portone/cvs-confirm", tag = "portone", operation_id = "confirmCvs",
+    request_body(content = CvsConfirmRequest, content_type = "application/json",
+        description = "What PortOne (Galaxia) asks, as JSON. A form is read too, but cannot carry `extra` (400)"),
+    responses((status = 200, description = "The order still awaits this payment: the store may take it", body = CallbackAnswer),
+        (status = 400, description = "`malformed_json`, or `invalid_request` (a field missing or ill-typed)", body = ErrorBody),
+        (status = 409, description = "Refused: unknown barcode, another order, no longer open, order not awaiting, or amount mismatch", body = CallbackAnswer)))]
 pub async fn cvs_confirm(
     pool: web::Data<PgPool>,
     req: HttpRequest,
@@ -44,6 +86,12 @@ pub async fn cvs_confirm(
     let fields = read_fields(&req, payload).await?;
     let ask: CvsConfirmRequest = serde_json::from_value(fields)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    // PostgreSQL text cannot hold NUL (asking would fail with 500): no barcode of ours has one.
+    if ask.imp_uid.contains('\0') || ask.merchant_uid.contains('\0') {
+        tracing::warn!("store payment refused: NUL in imp_uid or merchant_uid");
+        return Ok(HttpResponse::Conflict()
+            .json(json!({"result": "refused", "reason": "unknown barcode"})));
+    }
     let mut conn = db::get(&pool).await?;
     let found: Option<(String, Decimal, String, Decimal)> = payments::table
         .inner_join(orders::table)
@@ -92,10 +140,14 @@ pub async fn cvs_confirm(
 
 /// PortOne's webhook. The body is only a hint: the payment is re-read from PortOne and checked
 /// against the gateway's own record before anything is recorded.
-#[utoipa::path(post, path = "/portone/webhook", tag = "portone",
-    request_body(content = String, description = "JSON or form `{imp_uid, merchant_uid, status}`"),
-    responses((status = 200, description = "Handled (recorded, duplicate or ignored; see `result`)"),
-        (status = 400, description = "No imp_uid"), (status = 503, description = "PortOne or the database unreachable: retry")))]
+#[utoipa::path(post, path = "/portone/webhook", tag = "portone", operation_id = "portoneWebhook",
+    request_body(content(
+        (WebhookBody = "application/json"),
+        (WebhookBody = "application/x-www-form-urlencoded")),
+        description = "`{imp_uid, merchant_uid, status}`, JSON or form; other fields are ignored"),
+    responses((status = 200, description = "Handled: see `result` (`recorded`, a duplicate, `unknown_payment`, ...)", body = WebhookAnswer),
+        (status = 400, description = "`malformed_json`, or `invalid_request`: `imp_uid` missing, empty, longer than 100 or with white space or control characters", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`: PortOne or the database unreachable; PortOne retries", body = ErrorBody)))]
 pub async fn webhook(
     gw: web::Data<Gateway>,
     pool: web::Data<PgPool>,

@@ -3,8 +3,11 @@ pub mod callbacks;
 pub mod payments;
 
 use actix_web::http::StatusCode;
+use platform::http::openapi::fields;
 use platform::http::ApiError;
 use portone::PortOneError;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 /// PortOne's own code and message reach the caller; the secret and token never do.
 pub fn portone_error(e: PortOneError) -> ApiError {
@@ -32,4 +35,31 @@ pub fn portone_error(e: PortOneError) -> ApiError {
             )
         }
     }
+}
+
+/// `{order_id}` in a path, for the document.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct OrderIdPath {
+    /// The order's id; one that breaks the rule names no order (404).
+    #[param(schema_with = fields::order_id, required = true)]
+    pub order_id: String,
+}
+
+/// `{imp_uid}` in a path, for the document.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ImpUidPath {
+    /// PortOne's payment id. White space or control characters: 400.
+    #[param(schema_with = fields::opaque_id, required = true)]
+    pub imp_uid: String,
+}
+
+/// `{customer_uid}` in a path, for the document.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CustomerUidPath {
+    /// The billing key's customer id. Empty, white space or control characters: 400.
+    #[param(schema_with = fields::opaque_id, required = true)]
+    pub customer_uid: String,
 }

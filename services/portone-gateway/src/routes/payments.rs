@@ -1,6 +1,6 @@
 //! Barcodes and payment look-ups (design §3.2).
 
-use super::portone_error;
+use super::{portone_error, ImpUidPath, OrderIdPath};
 use crate::schema::{orders, payments};
 use crate::state::Gateway;
 use crate::{verify, PRODUCER, SCHEMA};
@@ -11,19 +11,29 @@ use common::{ImpUid, Money, OrderId};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use platform::db::{self, PgPool, StorageError};
+use platform::http::error::ErrorBody;
 use platform::http::{ApiError, OptionalJson, PathId};
 use portone::CvsIssueRequest;
+use portone::Payment;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueCvs {
-    /// Payment deadline at the store: unix seconds or RFC 3339.
-    #[schema(value_type = Option<String>)]
+    /// Payment deadline at the store, in the future: unix seconds or RFC 3339.
+    #[schema(schema_with = expired_at_schema)]
     pub expired_at: Option<serde_json::Value>,
     /// A barcode number to register instead of having one issued.
+    #[schema(schema_with = platform::http::openapi::fields::optional_text)]
     pub barcode: Option<String>,
+}
+
+fn expired_at_schema() -> utoipa::openapi::schema::Schema {
+    platform::http::openapi::fields::unix_or_rfc3339(
+        "Unix seconds or RFC 3339, in the future; null or absent: PortOne's default",
+        true,
+    )
 }
 
 fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
@@ -34,7 +44,15 @@ fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
         )
     };
     let t = match v {
-        serde_json::Value::Number(n) => n.as_i64().ok_or_else(bad)?,
+        // `22.0` is the number 22 in JSON.
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+                    .map(|f| f as i64)
+            })
+            .ok_or_else(bad)?,
         serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|_| bad())?
             .timestamp(),
@@ -67,12 +85,18 @@ type OrderFields = (
 
 /// Issues a convenience-store barcode for an awaiting order. If the order already has an open
 /// barcode, that one is returned.
-#[utoipa::path(post, path = "/v1/orders/{order_id}/cvs", tag = "payments", security(("bearer" = [])),
-    params(("order_id" = String, Path)), request_body(content = Option<IssueCvs>),
-    responses((status = 201, description = "PortOne's payment, with `imp_uid`"),
-        (status = 200, description = "The barcode already open for this order"),
-        (status = 404, description = "`order_not_found`"), (status = 409, description = "`order_not_awaiting`"),
-        (status = 422, description = "`portone_refused`, with PortOne's code and message")))]
+#[utoipa::path(post, path = "/v1/orders/{order_id}/cvs", tag = "payments", operation_id = "issueCvs",
+    security(("bearer" = [])),
+    params(OrderIdPath),
+    request_body(content = Option<IssueCvs>, description = "Optional: no body (or an empty one) means no options", content_type = "application/json"),
+    responses((status = 201, description = "PortOne's payment, with `imp_uid`", body = Payment,
+            links(("getPayment" = (operation_id = "getPayment", parameters(("imp_uid" = "$response.body#/imp_uid")))),
+                  ("voidCvs" = (operation_id = "voidCvs", parameters(("order_id" = "$request.path.order_id")))))),
+        (status = 200, description = "The barcode already open for this order", body = Payment),
+        (status = 400, description = "`malformed_json`, `invalid_request` (an unknown or ill-typed field, `expired_at` not in the future)", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_not_awaiting`", body = ErrorBody),
+        (status = 422, description = "`portone_refused`, with PortOne's code and message", body = ErrorBody)))]
 pub async fn issue_cvs(
     gw: web::Data<Gateway>,
     pool: web::Data<PgPool>,
@@ -195,9 +219,12 @@ pub async fn issue_cvs(
 }
 
 /// Voids the order's open barcode at PortOne.
-#[utoipa::path(delete, path = "/v1/orders/{order_id}/cvs", tag = "payments", security(("bearer" = [])),
-    params(("order_id" = String, Path)),
-    responses((status = 200, description = "PortOne's payment, now cancelled"), (status = 404, description = "`barcode_not_found`")))]
+#[utoipa::path(delete, path = "/v1/orders/{order_id}/cvs", tag = "payments", operation_id = "voidCvs",
+    security(("bearer" = [])),
+    params(OrderIdPath),
+    responses((status = 200, description = "PortOne's payment, now cancelled", body = Payment),
+        (status = 404, description = "`barcode_not_found`", body = ErrorBody),
+        (status = 422, description = "`portone_refused`", body = ErrorBody)))]
 pub async fn void_cvs(
     gw: web::Data<Gateway>,
     pool: web::Data<PgPool>,
@@ -243,9 +270,11 @@ pub async fn void_cvs(
 }
 
 /// A payment as PortOne knows it now.
-#[utoipa::path(get, path = "/v1/payments/{imp_uid}", tag = "payments", security(("bearer" = [])),
-    params(("imp_uid" = String, Path)),
-    responses((status = 200, description = "PortOne's payment"), (status = 404, description = "`portone_not_found`")))]
+#[utoipa::path(get, path = "/v1/payments/{imp_uid}", tag = "payments", operation_id = "getPayment",
+    security(("bearer" = [])),
+    params(ImpUidPath),
+    responses((status = 200, description = "PortOne's payment", body = Payment),
+        (status = 404, description = "`portone_not_found`", body = ErrorBody)))]
 pub async fn get_payment(
     gw: web::Data<Gateway>,
     imp_uid: PathId<ImpUid>,
