@@ -12,6 +12,7 @@ use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::openapi::Conventions;
+use platform::http::openapi::PortoneIds;
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -177,7 +178,7 @@ impl Application {
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
           callbacks::cvs_confirm, callbacks::webhook),
-    modifiers(&BearerAuth, &CONVENTIONS, &CustomerUids),
+    modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody),
     tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
@@ -185,17 +186,21 @@ impl Application {
 )]
 pub struct ApiDoc;
 
-/// The items of `customer_uid[]` follow the customer_uid rule (the derive cannot say so).
-struct CustomerUids;
+/// `issueCvs` takes no body or a JSON object: optional, but never `null`, which the derive would
+/// have to say with `Option<IssueCvs>`.
+struct OptionalCvsBody;
 
-impl utoipa::Modify for CustomerUids {
+impl utoipa::Modify for OptionalCvsBody {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        platform::http::openapi::set_parameter_schema(
-            openapi,
-            "listBillingKeys",
-            "customer_uid[]",
-            billing_keys::customer_uid_list(),
-        );
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(op) = item.post.as_mut() {
+                if op.operation_id.as_deref() == Some("issueCvs") {
+                    if let Some(utoipa::openapi::RefOr::T(body)) = op.request_body.as_mut() {
+                        body.required = Some(utoipa::openapi::Required::False);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::{api, controls, faults, lookups};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
-use platform::http::openapi::Described;
+use platform::http::openapi::{Described, PortoneIds};
 use platform::http::{self, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -237,21 +237,6 @@ impl utoipa::Modify for PortoneShapes {
                 }
             }
         }
-        let mut uids = platform::http::openapi::fields::list_of(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .min_length(Some(1)),
-            100,
-        );
-        if let Schema::Array(a) = &mut uids {
-            a.min_items = Some(1);
-        }
-        platform::http::openapi::set_parameter_schema(
-            openapi,
-            "get_customers",
-            "customer_uid[]",
-            uids,
-        );
     }
 }
 
@@ -267,7 +252,7 @@ impl utoipa::Modify for PortoneShapes {
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
           faults::faults, faults::set_notice_fault, faults::set_read_fault),
-    modifiers(&PortoneToken, &PortoneShapes, &Described),
+    modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
          (name = "operations", description = "Health, metrics, docs"))

@@ -438,6 +438,26 @@ pub mod fields {
 
     /// An id another system issued (PortOne's `imp_uid`, a `customer_uid`): not empty, no white
     /// space or control characters (a request the client itself refuses to send).
+    /// PortOne's `imp_uid`, as `common::ImpUid` parses it.
+    pub fn imp_uid() -> Schema {
+        string()
+            .pattern(Some(common::ImpUid::PATTERN))
+            .max_length(Some(common::ImpUid::MAX_LEN))
+            .min_length(Some(1))
+            .examples(["imp_123456789012"])
+            .into()
+    }
+
+    /// A billing key's `customer_uid`, as `common::CustomerUid` parses it.
+    pub fn customer_uid() -> Schema {
+        string()
+            .pattern(Some(common::CustomerUid::PATTERN))
+            .max_length(Some(common::CustomerUid::MAX_LEN))
+            .min_length(Some(1))
+            .examples(["customer-1"])
+            .into()
+    }
+
     pub fn opaque_id() -> Schema {
         string()
             .pattern(Some(format!("^[^{WS}\\u0000-\\u001f\\u007f-\\u009f]+$")))
@@ -595,6 +615,46 @@ pub fn set_parameter_schema(
         })
         .unwrap_or_else(|| panic!("{operation_id} has no parameter {name}"));
     param.schema = Some(RefOr::T(schema));
+}
+
+/// Every `imp_uid` and `customer_uid` parameter (path or query, single or the items of
+/// `customer_uid[]`) documented with the rule its parser applies, in every operation at once:
+/// the gateway and the sandbox parse them with the same `common` types.
+pub struct PortoneIds;
+
+impl utoipa::Modify for PortoneIds {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for param in op.parameters.iter_mut().flatten() {
+                    if let RefOr::T(p) = param {
+                        let schema = match p.name.as_str() {
+                            "imp_uid" => fields::imp_uid(),
+                            "customer_uid" => fields::customer_uid(),
+                            "customer_uid[]" => {
+                                let mut list = fields::list_of(fields::customer_uid(), 100);
+                                if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
+                                    a.min_items = Some(1);
+                                }
+                                list
+                            }
+                            _ => continue,
+                        };
+                        p.schema = Some(RefOr::T(schema));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Gives every response without a description its status's reason phrase: OpenAPI requires

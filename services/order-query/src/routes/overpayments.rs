@@ -13,14 +13,21 @@ use utoipa::{IntoParams, ToSchema};
 /// Long enough for a bank's transfer reference and a sentence; short enough to stay a note.
 pub const MAX_NOTE_CHARS: usize = 500;
 
+fn status_schema() -> utoipa::openapi::schema::Schema {
+    platform::http::openapi::fields::one_of(&["open", "refunded"])
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `open` or `refunded`; both when absent.
+    #[param(schema_with = status_schema)]
     pub status: Option<String>,
     /// 1 to 200; default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[+-]?[0-9]{1,18}$")]
     pub cursor: Option<String>,
 }
 
@@ -78,7 +85,12 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct RefundedRequest {
     /// How the shop gave the money back (e.g. its transfer's reference); 1 to 500 characters.
-    #[schema(example = "국민은행 이체 2026-12-02, 홍길동")]
+    #[schema(
+        example = "국민은행 이체 2026-12-02, 홍길동",
+        min_length = 1,
+        max_length = 500,
+        pattern = "\\S"
+    )]
     pub note: String,
 }
 

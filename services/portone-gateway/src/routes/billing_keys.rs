@@ -6,7 +6,6 @@ use crate::state::Gateway;
 use actix_web::{web, HttpRequest, HttpResponse};
 use common::{CustomerUid, Secret};
 use platform::http::error::ErrorBody;
-use platform::http::openapi::fields;
 use platform::http::{ApiError, Json, PathId};
 use portone::{BillingKeyDeleteParams, BillingKeyIssueRequest, ScheduleQuery, ScheduleStatus};
 use portone::{Customer, PaymentPage, Schedule};
@@ -59,14 +58,6 @@ pub struct ListQuery {
         explode = true
     )]
     pub customer_uids: Vec<String>,
-}
-
-pub fn customer_uid_list() -> utoipa::openapi::schema::Schema {
-    let mut list = fields::list_of(fields::opaque_id(), 100);
-    if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
-        a.min_items = Some(1);
-    }
-    list
 }
 
 /// `GET /v1/billing-keys?customer_uid[]=a&customer_uid[]=b`: 200 when all exist, 207 when some do not.
@@ -238,7 +229,8 @@ pub struct ScheduleParams {
     params(CustomerUidPath, ScheduleParams),
     responses((status = 200, description = "PortOne's page of the key's schedules", body = Vec<Schedule>),
         (status = 400, description = "`invalid_query`: `from`/`to` missing, not integers, or `from` not before `to`", body = ErrorBody),
-        (status = 404, description = "`portone_not_found`", body = ErrorBody)))]
+        (status = 404, description = "`portone_not_found`", body = ErrorBody),
+        (status = 422, description = "`portone_refused`: PortOne refused the range (e.g. longer than 3 months), with its code and message", body = ErrorBody)))]
 pub async fn schedules(
     gw: web::Data<Gateway>,
     uid: PathId<CustomerUid>,

@@ -20,7 +20,7 @@ const CALLBACK_LIMIT: usize = 64 * 1024;
 /// `POST /portone/webhook`'s fields, for the document (parsed as [`WebhookNotice`]).
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct WebhookBody {
-    /// PortOne's payment id: 1 to 100 characters, no white space or control characters.
+    /// PortOne's payment id (`common::ImpUid`).
     #[schema(schema_with = webhook_imp_uid)]
     pub imp_uid: String,
     /// The order PortOne names; only compared with what PortOne itself says.
@@ -32,11 +32,7 @@ pub struct WebhookBody {
 }
 
 fn webhook_imp_uid() -> utoipa::openapi::schema::Schema {
-    let mut schema = platform::http::openapi::fields::opaque_id();
-    if let utoipa::openapi::schema::Schema::Object(o) = &mut schema {
-        o.max_length = Some(100);
-    }
-    schema
+    platform::http::openapi::fields::imp_uid()
 }
 
 /// The callbacks' answer.

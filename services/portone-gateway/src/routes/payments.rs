@@ -88,7 +88,7 @@ type OrderFields = (
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cvs", tag = "payments", operation_id = "issueCvs",
     security(("bearer" = [])),
     params(OrderIdPath),
-    request_body(content = Option<IssueCvs>, description = "Optional: no body (or an empty one) means no options", content_type = "application/json"),
+    request_body(content = IssueCvs, description = "Optional: no body (or an empty one) means no options; otherwise a JSON object", content_type = "application/json"),
     responses((status = 201, description = "PortOne's payment, with `imp_uid`", body = Payment,
             links(("getPayment" = (operation_id = "getPayment", parameters(("imp_uid" = "$response.body#/imp_uid")))),
                   ("voidCvs" = (operation_id = "voidCvs", parameters(("order_id" = "$request.path.order_id")))))),
