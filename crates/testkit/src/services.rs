@@ -12,6 +12,9 @@ use tokio_util::sync::CancellationToken;
 pub const TOKEN: &str = "test-token-0123456789";
 /// How long a test waits for something asynchronous (an event applied, a service ready).
 pub const WAIT: Duration = Duration::from_secs(15);
+/// How long a service (a process spawned afresh included: it migrates first) may take to be ready
+/// on a loaded 2-core machine; waiting longer costs only a failing test.
+const READY_WITHIN: Duration = Duration::from_secs(30);
 /// Bankda's content type, byte for byte.
 pub const BANKDA_CT: &str = "application/json; charset=utf-8";
 
@@ -93,7 +96,7 @@ impl Drop for Stops {
 /// Waits until each base URL answers `GET /health/ready` with 200; panics after [`WAIT`].
 pub async fn wait_ready(client: &reqwest::Client, bases: &[&str]) {
     for base in bases {
-        let ok = crate::eventually(WAIT, || async {
+        let ok = crate::eventually(READY_WITHIN, || async {
             // `degraded` answers 200 too, but then the consumer may not have declared its queue
             // yet, and an event published now would go nowhere.
             match client.get(format!("{base}/health/ready")).send().await {

@@ -40,16 +40,7 @@ fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Child {
 }
 
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let ok = testkit::eventually(Duration::from_secs(30), || async {
-        client
-            .get(format!("{base}/health/ready"))
-            .send()
-            .await
-            .map(|r| r.status() == 200)
-            .unwrap_or(false)
-    })
-    .await;
-    assert!(ok, "deposit-confirmation did not become ready");
+    testkit::services::wait_ready(client, &[base]).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
