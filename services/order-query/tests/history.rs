@@ -20,16 +20,7 @@ fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 async fn wait_ready(app: &TestApp) {
-    assert!(
-        eventually(WAIT, || async {
-            match app.client.get(app.url("/health/ready")).send().await {
-                Ok(r) => r.text().await.unwrap_or_default().contains("\"ready\""),
-                Err(_) => false,
-            }
-        })
-        .await,
-        "order-query's consumer never connected"
-    );
+    testkit::services::wait_ready(&app.client, &[&app.address]).await;
 }
 
 async fn history(app: &TestApp, id: &str) -> (u16, Value) {

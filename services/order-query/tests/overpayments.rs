@@ -49,16 +49,7 @@ fn refused(id: &str, at: DateTime<Utc>, amount: Option<Money>) -> String {
 }
 
 async fn wait_ready(app: &TestApp) {
-    assert!(
-        eventually(WAIT, || async {
-            match app.client.get(app.url("/health/ready")).send().await {
-                Ok(r) => r.text().await.unwrap_or_default().contains("\"ready\""),
-                Err(_) => false,
-            }
-        })
-        .await,
-        "order-query's consumer never connected"
-    );
+    testkit::services::wait_ready(&app.client, &[&app.address]).await;
 }
 
 async fn get(app: &TestApp, query: &str) -> (u16, Value) {

@@ -581,6 +581,21 @@ pub async fn no_route(
     }
 }
 
+/// Every operation of the document, whatever its method.
+fn operations_mut(openapi: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
 /// Replaces the schema of one parameter of one operation: for parameters whose rule the derive
 /// cannot express (the items of a repeated query parameter).
 pub fn set_parameter_schema(
@@ -589,20 +604,7 @@ pub fn set_parameter_schema(
     name: &str,
     schema: utoipa::openapi::schema::Schema,
 ) {
-    let op = openapi
-        .paths
-        .paths
-        .values_mut()
-        .flat_map(|item| {
-            [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-        })
-        .flatten()
+    let op = operations_mut(openapi)
         .find(|op| op.operation_id.as_deref() == Some(operation_id))
         .unwrap_or_else(|| panic!("no operation {operation_id}"));
     let param = op
@@ -624,33 +626,22 @@ pub struct PortoneIds;
 
 impl utoipa::Modify for PortoneIds {
     fn modify(&self, openapi: &mut OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for param in op.parameters.iter_mut().flatten() {
-                    if let RefOr::T(p) = param {
-                        let schema = match p.name.as_str() {
-                            "imp_uid" => fields::imp_uid(),
-                            "customer_uid" => fields::customer_uid(),
-                            "customer_uid[]" => {
-                                let mut list = fields::list_of(fields::customer_uid(), 100);
-                                if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
-                                    a.min_items = Some(1);
-                                }
-                                list
+        for op in operations_mut(openapi) {
+            for param in op.parameters.iter_mut().flatten() {
+                if let RefOr::T(p) = param {
+                    let schema = match p.name.as_str() {
+                        "imp_uid" => fields::imp_uid(),
+                        "customer_uid" => fields::customer_uid(),
+                        "customer_uid[]" => {
+                            let mut list = fields::list_of(fields::customer_uid(), 100);
+                            if let utoipa::openapi::schema::Schema::Array(a) = &mut list {
+                                a.min_items = Some(1);
                             }
-                            _ => continue,
-                        };
-                        p.schema = Some(RefOr::T(schema));
-                    }
+                            list
+                        }
+                        _ => continue,
+                    };
+                    p.schema = Some(RefOr::T(schema));
                 }
             }
         }
@@ -663,28 +654,17 @@ pub struct Described;
 
 impl utoipa::Modify for Described {
     fn modify(&self, openapi: &mut OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for (status, response) in op.responses.responses.iter_mut() {
-                    if let RefOr::T(r) = response {
-                        if r.description.trim().is_empty() {
-                            r.description = status
-                                .parse::<u16>()
-                                .ok()
-                                .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
-                                .and_then(|s| s.canonical_reason())
-                                .unwrap_or("See the body")
-                                .to_owned();
-                        }
+        for op in operations_mut(openapi) {
+            for (status, response) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = response {
+                    if r.description.trim().is_empty() {
+                        r.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("See the body")
+                            .to_owned();
                     }
                 }
             }
