@@ -289,17 +289,23 @@ async fn the_sweep_finds_what_the_schedule_missed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_give_each_payment_one_payment_paid() {
-    let mut s = stack_with(FAST).await;
+    // Each barcode is paid well before its first re-read: one read each is all it takes.
+    let mut s = stack_with(&[
+        ("portone.reconcile.first_after", "3s"),
+        ("portone.reconcile.every", "1s"),
+        ("portone.reconcile.max_every", "2s"),
+        ("portone.reconcile.sweep_every", "1h"),
+    ])
+    .await;
     let second = s.replica().await;
     let mut tap = EventTap::new(&s.exchange, "payment.*").await;
     let mut uids = Vec::new();
     for i in 0..8 {
         let order = format!("RC-P{i}");
         s.order(&order, "cvs").await;
-        uids.push(imp_uid_of(&s, &order).await);
-    }
-    for uid in &uids {
-        pay_silently(&s, uid).await;
+        let uid = imp_uid_of(&s, &order).await;
+        pay_silently(&s, &uid).await;
+        uids.push(uid);
     }
     for i in 0..8 {
         wait_paid(&s, &format!("RC-P{i}")).await;
@@ -315,10 +321,13 @@ async fn two_replicas_give_each_payment_one_payment_paid() {
     let other = metric(&metrics(&s.client, &second).await, "paybridge_reconcile_found_total{source=\"reread\"}");
     assert_eq!(first + other, 8.0, "{first} + {other}");
     assert_eq!(
-        s.count("SELECT count(*) AS n FROM portone_gateway.payments WHERE status = 'paid' AND next_reread_at IS NULL")
+        s.count("SELECT count(*) AS n FROM portone_gateway.payments WHERE status = 'paid' AND next_reread_at IS NULL AND reread_count = 1")
             .await,
         8
     );
+    // Two replicas polling one schedule, and still each payment was read at PortOne once.
+    let faults = services_get(&s, "/__sandbox/faults").await;
+    assert_eq!(faults["get_payment_calls"], 8, "{faults}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -368,7 +377,8 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
             ("portone.channel_key", CHANNEL_KEY),
             ("portone.webhook_base_url", gateway_url.as_str()),
             ("portone.timeout", "2s"),
-            ("portone.reconcile.first_after", "1s"),
+            // Long enough that the gateway is dead before its first re-read of the barcode.
+            ("portone.reconcile.first_after", "3s"),
             ("portone.reconcile.every", "1s"),
             ("portone.reconcile.max_every", "2s"),
             ("portone.reconcile.sweep_every", "1h"),
@@ -399,18 +409,31 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
     assert_eq!(status, 201, "{payment}");
     let imp_uid = payment["imp_uid"].as_str().unwrap().to_owned();
 
-    // The gateway dies where it stands; the customer pays meanwhile, and the notice finds
-    // nobody listening.
-    gateway.kill();
-    assert!(gateway.wait_exit(Duration::from_secs(10)).await.is_some());
+    // The customer pays: the store's confirm_url is answered, then the gateway dies where it
+    // stands, and the notice finds nobody listening.
+    let (status, _) = testkit::services::post_json(
+        &client,
+        &format!("{}/__sandbox/faults/notices", sandbox.url),
+        &json!({"mode": "refused", "count": 1}),
+    )
+    .await;
+    assert_eq!(status, 200);
     let (status, answer) = testkit::services::post_json(
         &client,
         &format!("{}/__sandbox/cvs/{imp_uid}/pay", sandbox.url),
         &json!({}),
     )
     .await;
+    gateway.kill();
     assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["confirm"]["status"], 200, "{answer}");
     assert!(answer["notices"][0]["error"].is_string(), "the notice was lost: {answer}");
+    assert!(gateway.wait_exit(Duration::from_secs(10)).await.is_some());
+    // Dead before its first re-read: nothing was recorded.
+    let untouched = format!(
+        "SELECT count(*) AS n FROM portone_gateway.payments WHERE imp_uid = '{imp_uid}' AND status = 'ready' AND reread_count = 0"
+    );
+    assert_eq!(testkit::count(&db_url, &untouched).await, 1);
 
     gateway.restart();
     let paid = || async {
