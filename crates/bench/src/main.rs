@@ -149,9 +149,9 @@ impl Args {
                         "order-query" => Part::OrderQuery,
                         "deposits" | "deposit-confirmation" => Part::Deposits,
                         "reconcile" => Part::Reconcile,
-                        other => bail!(
-                            "--only wants order-query, deposits or reconcile, got '{other}'"
-                        ),
+                        other => {
+                            bail!("--only wants order-query, deposits or reconcile, got '{other}'")
+                        }
                     })
                 }
                 "--concurrency" => args.concurrency = positive(&flag, &value(&flag)?)?,
@@ -177,9 +177,7 @@ impl Args {
                     args.auto_explain_ms = Some(positive(&flag, &value(&flag)?)? as u64)
                 }
                 "--barcodes" => args.barcodes = positive(&flag, &value(&flag)?)?,
-                "--reconcile-passes" => {
-                    args.reconcile_passes = positive(&flag, &value(&flag)?)?
-                }
+                "--reconcile-passes" => args.reconcile_passes = positive(&flag, &value(&flag)?)?,
                 "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
                 "--no-docs" => args.docs = None,
                 other => bail!("unknown argument '{other}'\n\n{USAGE}"),

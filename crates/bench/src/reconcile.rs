@@ -12,7 +12,7 @@
 //! 4. the plans of the pass's statements (EXPLAIN), which must use the schedule's partial
 //!    indexes, not a scan per payment or of the table.
 
-use crate::{CpuSample, Args};
+use crate::{Args, CpuSample};
 use anyhow::{bail, Context};
 use chrono::Utc;
 use diesel::sql_types::{Array, Text};
@@ -97,7 +97,11 @@ pub async fn run(args: &Args, db_url: &str) -> anyhow::Result<Report> {
     let sandbox = portone_sandbox::startup::Application::build_with(
         Settings::for_tests(
             Service::PortoneSandbox,
-            &[("http.host", "127.0.0.1"), ("http.port", "0"), ("log.level", "warn")],
+            &[
+                ("http.host", "127.0.0.1"),
+                ("http.port", "0"),
+                ("log.level", "warn"),
+            ],
         )?,
         SandboxOptions {
             channel_key: Some(CHANNEL_KEY.into()),
@@ -232,7 +236,10 @@ async fn measure(
             .with_context(|| format!("EXPLAIN {name}"))?;
         let lines: Vec<String> = lines.into_iter().map(|l| l.line).collect();
         if lines.iter().any(|l| l.contains("Seq Scan on payments")) {
-            bail!("the {name} statement scans the payments table:\n{}", lines.join("\n"));
+            bail!(
+                "the {name} statement scans the payments table:\n{}",
+                lines.join("\n")
+            );
         }
         plans.push((name.to_owned(), lines));
     }

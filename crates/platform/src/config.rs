@@ -709,7 +709,13 @@ mod tests {
         assert_eq!(s.portone.webhook_base_url, "http://localhost:8083");
         let r = &s.portone.reconcile;
         assert_eq!(
-            (r.first_after, r.every, r.max_every, r.sweep_every, r.sweep_window),
+            (
+                r.first_after,
+                r.every,
+                r.max_every,
+                r.sweep_every,
+                r.sweep_window
+            ),
             (
                 Duration::from_secs(60),
                 Duration::from_secs(300),
@@ -744,11 +750,7 @@ mod tests {
             ("shop.utc_offset", "KST", "shop.utc_offset"),
             ("http.port", "eighty", "http.port"),
             ("bankda.max_confirm_batch", "0", "bankda.max_confirm_batch"),
-            (
-                "portone.reconcile.every",
-                "0s",
-                "portone.reconcile.every",
-            ),
+            ("portone.reconcile.every", "0s", "portone.reconcile.every"),
             (
                 "portone.reconcile.max_every",
                 "1m",

@@ -1,9 +1,9 @@
 //! Builds and runs portone-gateway: migrations, pool, PortOne client, order-view consumer,
 //! voider, reconciler, outbox relay, HTTP server.
 
+use crate::reconcile::{ReconcileMetrics, Reconciler};
 use crate::routes::{billing_keys, callbacks, payments};
 use crate::state::Gateway;
-use crate::reconcile::{ReconcileMetrics, Reconciler};
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};

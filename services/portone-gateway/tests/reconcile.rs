@@ -82,9 +82,12 @@ fn metric(text: &str, name_and_labels: &str) -> f64 {
             let (name, _) = l.split_once(' ').unwrap_or((l, ""));
             let wanted = name_and_labels.split('{').collect::<Vec<_>>();
             name.starts_with(wanted[0])
-                && wanted
-                    .get(1)
-                    .is_none_or(|labels| labels.trim_end_matches('}').split(',').all(|kv| name.contains(kv)))
+                && wanted.get(1).is_none_or(|labels| {
+                    labels
+                        .trim_end_matches('}')
+                        .split(',')
+                        .all(|kv| name.contains(kv))
+                })
         })
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum()
@@ -101,7 +104,12 @@ async fn a_barcode_paid_while_its_notice_is_lost_is_found_by_the_reread() {
     assert_eq!(s.order_status("RC-1").await["paid_via"], "cvs");
 
     let seen = tap.drain(QUIET).await;
-    assert_eq!(paid_per_payment(&seen).get(&imp_uid), Some(&1), "{:?}", testkit::tally(&seen));
+    assert_eq!(
+        paid_per_payment(&seen).get(&imp_uid),
+        Some(&1),
+        "{:?}",
+        testkit::tally(&seen)
+    );
     let found = of_type(&seen, "payment.found_by_reconciliation");
     assert_eq!(found.len(), 1, "{:?}", testkit::tally(&seen));
     assert_eq!(
@@ -118,7 +126,11 @@ async fn a_barcode_paid_while_its_notice_is_lost_is_found_by_the_reread() {
     );
     assert_eq!(s.count(&sql).await, 1);
     // No webhook ever came.
-    assert_eq!(s.count("SELECT count(*) AS n FROM portone_gateway.webhooks").await, 0);
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.webhooks")
+            .await,
+        0
+    );
     // The history order-query keeps has the finding.
     let history = testkit::services::bearer_get_json(
         &s.client,
@@ -131,15 +143,33 @@ async fn a_barcode_paid_while_its_notice_is_lost_is_found_by_the_reread() {
         .iter()
         .map(|e| e["event_type"].as_str().unwrap())
         .collect();
-    assert!(types.contains(&"payment.found_by_reconciliation"), "{types:?}");
+    assert!(
+        types.contains(&"payment.found_by_reconciliation"),
+        "{types:?}"
+    );
 
     let text = metrics(&s.client, &s.gateway).await;
-    assert_eq!(metric(&text, "paybridge_reconcile_found_total{source=\"reread\"}"), 1.0, "{text}");
-    assert_eq!(metric(&text, "paybridge_reconcile_found_total{source=\"sweep\"}"), 0.0);
+    assert_eq!(
+        metric(&text, "paybridge_reconcile_found_total{source=\"reread\"}"),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "paybridge_reconcile_found_total{source=\"sweep\"}"),
+        0.0
+    );
     assert!(metric(&text, "paybridge_reconcile_rereads_total{outcome=\"paid\"}") >= 1.0);
-    assert!(text.contains("paybridge_reconcile_oldest_unfinished_seconds"), "{text}");
+    assert!(
+        text.contains("paybridge_reconcile_oldest_unfinished_seconds"),
+        "{text}"
+    );
     // Readiness is not the reconciler's business.
-    let ready = s.client.get(format!("{}/health/ready", s.gateway)).send().await.unwrap();
+    let ready = s
+        .client
+        .get(format!("{}/health/ready", s.gateway))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
 }
 
@@ -172,7 +202,12 @@ async fn a_notice_arriving_while_a_reread_is_due_gives_one_payment_paid() {
     let paid = paid_per_payment(&seen);
     let found = of_type(&seen, "payment.found_by_reconciliation");
     for uid in &uids {
-        assert_eq!(paid.get(uid), Some(&1), "{uid}: {:?}", testkit::tally(&seen));
+        assert_eq!(
+            paid.get(uid),
+            Some(&1),
+            "{uid}: {:?}",
+            testkit::tally(&seen)
+        );
         // Whichever came first applied it: the webhook (then recorded as `paid`) or the re-read
         // (then the webhooks were duplicates, and the finding is on the broker).
         let by_webhook = s
@@ -184,7 +219,11 @@ async fn a_notice_arriving_while_a_reread_is_due_gives_one_payment_paid() {
             .iter()
             .filter(|e| e.body["data"]["imp_uid"] == uid.as_str())
             .count() as i64;
-        assert_eq!(by_webhook + by_reread, 1, "{uid}: webhook {by_webhook}, re-read {by_reread}");
+        assert_eq!(
+            by_webhook + by_reread,
+            1,
+            "{uid}: webhook {by_webhook}, re-read {by_reread}"
+        );
     }
 }
 
@@ -207,18 +246,35 @@ async fn portone_failing_reads_for_a_while_loses_nothing_and_duplicates_nothing(
     assert!(testkit::eventually(WAIT, || async { s.count(&failing).await == 1 }).await);
     wait_paid(&s, "RC-F1").await;
     let seen = tap.drain(QUIET).await;
-    assert_eq!(paid_per_payment(&seen).get(&imp_uid), Some(&1), "{:?}", testkit::tally(&seen));
+    assert_eq!(
+        paid_per_payment(&seen).get(&imp_uid),
+        Some(&1),
+        "{:?}",
+        testkit::tally(&seen)
+    );
     assert_eq!(of_type(&seen, "payment.found_by_reconciliation").len(), 1);
     let faults = services_get(&s, "/__sandbox/faults").await;
-    assert!(faults["get_payment_failed"].as_u64().unwrap() >= 1, "{faults}");
+    assert!(
+        faults["get_payment_failed"].as_u64().unwrap() >= 1,
+        "{faults}"
+    );
     let sql = format!(
         "SELECT count(*) AS n FROM portone_gateway.payments WHERE imp_uid = '{imp_uid}' \
          AND status = 'paid' AND reread_errors = 0 AND last_reread_error IS NULL"
     );
     assert_eq!(s.count(&sql).await, 1);
     let text = metrics(&s.client, &s.gateway).await;
-    assert!(metric(&text, "paybridge_reconcile_rereads_total{outcome=\"error\"}") >= 1.0, "{text}");
-    assert!(metric(&text, "paybridge_portone_errors_total") >= 1.0, "{text}");
+    assert!(
+        metric(
+            &text,
+            "paybridge_reconcile_rereads_total{outcome=\"error\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "paybridge_portone_errors_total") >= 1.0,
+        "{text}"
+    );
 }
 
 async fn services_get(s: &Stack, path: &str) -> Value {
@@ -284,7 +340,11 @@ async fn the_sweep_finds_what_the_schedule_missed() {
     );
     assert_eq!(s.count(&sql).await, 1);
     let text = metrics(&s.client, &s.gateway).await;
-    assert_eq!(metric(&text, "paybridge_reconcile_found_total{source=\"sweep\"}"), 2.0, "{text}");
+    assert_eq!(
+        metric(&text, "paybridge_reconcile_found_total{source=\"sweep\"}"),
+        2.0,
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -313,12 +373,23 @@ async fn two_replicas_give_each_payment_one_payment_paid() {
     let seen = tap.drain(QUIET).await;
     let paid = paid_per_payment(&seen);
     for uid in &uids {
-        assert_eq!(paid.get(uid), Some(&1), "{uid}: {:?}", testkit::tally(&seen));
+        assert_eq!(
+            paid.get(uid),
+            Some(&1),
+            "{uid}: {:?}",
+            testkit::tally(&seen)
+        );
     }
     assert_eq!(of_type(&seen, "payment.found_by_reconciliation").len(), 8);
     // Both replicas found some, or at least both ran; what they found adds up to each once.
-    let first = metric(&metrics(&s.client, &s.gateway).await, "paybridge_reconcile_found_total{source=\"reread\"}");
-    let other = metric(&metrics(&s.client, &second).await, "paybridge_reconcile_found_total{source=\"reread\"}");
+    let first = metric(
+        &metrics(&s.client, &s.gateway).await,
+        "paybridge_reconcile_found_total{source=\"reread\"}",
+    );
+    let other = metric(
+        &metrics(&s.client, &second).await,
+        "paybridge_reconcile_found_total{source=\"reread\"}",
+    );
     assert_eq!(first + other, 8.0, "{first} + {other}");
     assert_eq!(
         s.count("SELECT count(*) AS n FROM portone_gateway.payments WHERE status = 'paid' AND next_reread_at IS NULL AND reread_count = 1")
@@ -399,7 +470,9 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
     .await;
     assert_eq!(status, 201);
     let known = "SELECT count(*) AS n FROM portone_gateway.orders WHERE order_id = 'RC-K1'";
-    assert!(testkit::eventually(WAIT, || async { testkit::count(&db_url, known).await == 1 }).await);
+    assert!(
+        testkit::eventually(WAIT, || async { testkit::count(&db_url, known).await == 1 }).await
+    );
     let (status, payment) = post_bearer(
         &client,
         &format!("{gateway_url}/v1/orders/RC-K1/cvs"),
@@ -427,7 +500,10 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
     gateway.kill();
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["confirm"]["status"], 200, "{answer}");
-    assert!(answer["notices"][0]["error"].is_string(), "the notice was lost: {answer}");
+    assert!(
+        answer["notices"][0]["error"].is_string(),
+        "the notice was lost: {answer}"
+    );
     assert!(gateway.wait_exit(Duration::from_secs(10)).await.is_some());
     // Dead before its first re-read: nothing was recorded.
     let untouched = format!(
@@ -443,7 +519,12 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
     };
     assert!(testkit::eventually(Duration::from_secs(30), paid).await);
     let seen = tap.drain(QUIET).await;
-    assert_eq!(paid_per_payment(&seen).get(&imp_uid), Some(&1), "{:?}", testkit::tally(&seen));
+    assert_eq!(
+        paid_per_payment(&seen).get(&imp_uid),
+        Some(&1),
+        "{:?}",
+        testkit::tally(&seen)
+    );
     let found = of_type(&seen, "payment.found_by_reconciliation");
     assert_eq!(found.len(), 1, "{:?}", testkit::tally(&seen));
     assert_eq!(found[0].body["data"]["source"], "reread");
@@ -455,7 +536,13 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
 }
 
 async fn post_bearer(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Value) {
-    let res = client.post(url).bearer_auth(TOKEN).json(body).send().await.unwrap();
+    let res = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }

@@ -48,9 +48,9 @@
 //! # The sweep
 //!
 //! Every `portone.reconcile.sweep_every`, one replica (claimed in `reconcile_runs`) lists
-//! PortOne's `paid` and `cancelled` payments of the last `sweep_window` (all pages) and applies,
-//! with source `sweep`, those whose merchant_uid is a known order and whose state the gateway
-//! has not recorded yet, including payments it never started (applied once as paid; order-query
+//! PortOne's `paid` and `cancelled` payments of the last `sweep_window` (all pages); those whose
+//! merchant_uid is a known order and whose state the gateway has not recorded yet are re-read
+//! (`GET /payments/{imp_uid}`) and applied with source `sweep`, including payments it never started (applied once as paid; order-query
 //! makes the order paid or overpaid).
 //!
 //! Every change a re-read or the sweep applies also emits `payment.found_by_reconciliation`
@@ -220,7 +220,12 @@ impl Reconciler {
                 Ok(pass) => {
                     failures.reset();
                     if pass.reread > 0 {
-                        tracing::debug!(reread = pass.reread, applied = pass.applied, errors = pass.errors, "re-read pass done");
+                        tracing::debug!(
+                            reread = pass.reread,
+                            applied = pass.applied,
+                            errors = pass.errors,
+                            "re-read pass done"
+                        );
                     }
                     poll
                 }
@@ -240,9 +245,7 @@ impl Reconciler {
     pub async fn read(&self, lookup: &Lookup) -> Result<Payment, PortOneError> {
         match lookup {
             Lookup::ImpUid(imp_uid) => self.client.get_payment(imp_uid).await,
-            Lookup::MerchantUid(merchant_uid) => {
-                self.client.find_payment(merchant_uid, None).await
-            }
+            Lookup::MerchantUid(merchant_uid) => self.client.find_payment(merchant_uid, None).await,
         }
     }
 
@@ -330,6 +333,9 @@ mod tests {
         let first = retry_after(&s, 1);
         assert!(first <= Duration::from_millis(6250), "{first:?}");
         let late = retry_after(&s, 20);
-        assert!(late >= Duration::from_secs(225) && late <= Duration::from_secs(375), "{late:?}");
+        assert!(
+            late >= Duration::from_secs(225) && late <= Duration::from_secs(375),
+            "{late:?}"
+        );
     }
 }

@@ -198,7 +198,9 @@ impl Reconciler {
             }
         }
         let mut conn = db::get(&self.pool).await?;
-        let age: Age = diesel::sql_query(oldest_sql()).get_result(&mut conn).await?;
+        let age: Age = diesel::sql_query(oldest_sql())
+            .get_result(&mut conn)
+            .await?;
         stats.statements += 1;
         self.metrics.oldest.set(age.seconds.unwrap_or(0).max(0));
         Ok(stats)
@@ -218,7 +220,11 @@ impl Reconciler {
         let payment = match answer {
             Ok(p) => p,
             Err(e) => {
-                let outcome = if e.is_not_found() { "not_found" } else { "error" };
+                let outcome = if e.is_not_found() {
+                    "not_found"
+                } else {
+                    "error"
+                };
                 self.metrics.rereads.with_label_values(&[outcome]).inc();
                 let errors = c.reread_errors.saturating_add(1);
                 tracing::warn!(imp_uid = %c.imp_uid, error = %e, errors, "re-read at PortOne failed; will retry");

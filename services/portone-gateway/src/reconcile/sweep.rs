@@ -1,5 +1,5 @@
-//! The sweep: PortOne's recent `paid` and `cancelled` payments, applied when the gateway has
-//! not recorded them yet.
+//! The sweep: PortOne's recent `paid` and `cancelled` payments, re-read and applied when the
+//! gateway has not recorded them yet.
 
 use super::Reconciler;
 use crate::verify::{self, Source, Verdict};
@@ -8,7 +8,9 @@ use diesel::sql_types::{Array, BigInt, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use platform::db::{self, StorageError};
-use portone::{Payment, PaymentListQuery, PaymentStatus, PaymentStatusFilter, PAYMENT_LIST_MAX_LIMIT};
+use portone::{
+    Payment, PaymentListQuery, PaymentStatus, PaymentStatusFilter, PAYMENT_LIST_MAX_LIMIT,
+};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -18,7 +20,7 @@ pub struct SweepStats {
     /// Of those, for orders the gateway knows and not recorded in that state yet.
     pub candidates: usize,
     pub applied: usize,
-    /// PortOne list calls (pages) that failed; the sweep comes again next time.
+    /// PortOne calls (lists, re-reads) that failed; the sweep comes again next time.
     pub errors: usize,
 }
 
@@ -78,7 +80,11 @@ impl Reconciler {
         query.limit = Some(PAYMENT_LIST_MAX_LIMIT);
         let mut listed: Vec<Payment> = Vec::new();
         for status in [PaymentStatusFilter::Paid, PaymentStatusFilter::Cancelled] {
-            match self.client.list_all_payments_by_status(status, &query).await {
+            match self
+                .client
+                .list_all_payments_by_status(status, &query)
+                .await
+            {
                 Ok(page) => listed.extend(page),
                 Err(e) => {
                     stats.errors += 1;
@@ -99,8 +105,7 @@ impl Reconciler {
             .bind::<Array<Text>, _>(ids)
             .load(&mut conn)
             .await?;
-            let merchant_uids: Vec<&str> =
-                listed.iter().map(|p| p.merchant_uid.as_str()).collect();
+            let merchant_uids: Vec<&str> = listed.iter().map(|p| p.merchant_uid.as_str()).collect();
             let orders: Vec<OrderRow> = diesel::sql_query(
                 "SELECT order_id FROM portone_gateway.orders WHERE order_id = ANY($1)",
             )
@@ -136,7 +141,16 @@ impl Reconciler {
                 continue;
             }
             stats.candidates += 1;
-            let verdict = verify::apply(&self.pool, payment, Source::Sweep).await?;
+            // The list may be minutes old by now: what PortOne says at this moment decides.
+            let payment = match self.client.get_payment(&payment.imp_uid).await {
+                Ok(p) => p,
+                Err(e) => {
+                    stats.errors += 1;
+                    tracing::warn!(imp_uid = %payment.imp_uid, error = %e, "reconciliation sweep could not re-read a payment; next sweep retries");
+                    continue;
+                }
+            };
+            let verdict = verify::apply(&self.pool, &payment, Source::Sweep).await?;
             if let Verdict::Recorded(what) = verdict {
                 stats.applied += 1;
                 self.metrics.found.with_label_values(&["sweep"]).inc();
