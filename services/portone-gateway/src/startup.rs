@@ -1,6 +1,7 @@
 //! Builds and runs portone-gateway: migrations, pool, PortOne client, order-view consumer,
-//! voider, outbox relay, HTTP server.
+//! voider, reconciler, outbox relay, HTTP server.
 
+use crate::reconcile::{ReconcileMetrics, Reconciler};
 use crate::routes::{billing_keys, callbacks, payments};
 use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
@@ -86,6 +87,15 @@ impl Application {
             vec![relay.health(), consumer.health()],
             &metrics,
         );
+        let reconciler = Reconciler::new(
+            pool.clone(),
+            client.clone(),
+            settings.portone.reconcile.clone(),
+            settings.portone.timeout,
+            ReconcileMetrics::register(&metrics),
+            relay_waker.clone(),
+            voider_waker.clone(),
+        );
         let tasks = vec![
             readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
             tokio::spawn(relay.run(shutdown.child_token())),
@@ -97,6 +107,7 @@ impl Application {
                 relay_waker.clone(),
                 shutdown.child_token(),
             )),
+            tokio::spawn(reconciler.run(shutdown.child_token())),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;

@@ -159,7 +159,7 @@ pub async fn webhook(
                 tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, claimed = %hint.merchant_uid, actual = %payment.merchant_uid,
                     "SECURITY: webhook names another order than PortOne does; acting on PortOne's");
             }
-            let verdict = verify::apply(&pool, &payment).await?;
+            let verdict = verify::apply(&pool, &payment, verify::Source::Webhook).await?;
             let detail = match &verdict {
                 Verdict::AmountMismatch { expected, actual } => {
                     Some(format!("expected {expected}, PortOne says {actual}"))
