@@ -13,7 +13,7 @@ use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::openapi::Conventions;
-use platform::http::openapi::PortoneIds;
+use platform::http::openapi::{PortoneIds, TextWithoutNul};
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -189,7 +189,7 @@ impl Application {
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
           callbacks::cvs_confirm, callbacks::webhook),
-    modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody),
+    modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody, &TextWithoutNul),
     tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
