@@ -375,7 +375,7 @@ impl Report {
              {} orders each with a `ready` barcode, issued two hours before, in portone-gateway's tables and at an in-process portone-sandbox; \
              the reconciler's pass (`Reconciler::pass`, what the service runs every few seconds) with every barcode due, {} times after a first pass that enrolled them; \
              then a pass with nothing due. The pass, its database pool and its PortOne client run on one thread of their own \
-             (the CPU below is that thread's, from `/proc/thread-self/schedstat`); the sandbox answers on other threads; PostgreSQL's CPU is its processes' (`/proc/*/stat`).\n\n",
+             (the CPU below is that thread's, from `/proc/thread-self/schedstat`); the sandbox answers on other threads; PostgreSQL's CPU is all its processes' (`/proc/*/stat`), including whatever else used the server meanwhile.\n\n",
             self.started.format("%Y-%m-%d %H:%M"),
             self.barcodes,
             measured.len(),
