@@ -16,6 +16,7 @@
 //!   `Debug`, `Display`, errors or logs.
 
 pub mod amount;
+mod cancel;
 mod client;
 mod error;
 pub mod lenient;
@@ -27,6 +28,9 @@ pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_
 pub use error::PortOneError;
 pub use types::*;
 pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM_EVENT};
+pub use cancel::{
+    cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,
+};
 
 /// PortOne's production host.
 pub const PRODUCTION_BASE_URL: &str = "https://api.iamport.kr";
