@@ -619,7 +619,9 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-pub(crate) fn required<T>((status, envelope): (StatusCode, Envelope<T>)) -> Result<T, PortOneError> {
+pub(crate) fn required<T>(
+    (status, envelope): (StatusCode, Envelope<T>),
+) -> Result<T, PortOneError> {
     envelope
         .response
         .ok_or_else(|| PortOneError::Decode(format!("HTTP {status} with code 0 but no `response`")))

@@ -24,13 +24,13 @@ mod token;
 pub mod types;
 pub mod webhook;
 
+pub use cancel::{
+    cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,
+};
 pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
 pub use error::PortOneError;
 pub use types::*;
 pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM_EVENT};
-pub use cancel::{
-    cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,
-};
 
 /// PortOne's production host.
 pub const PRODUCTION_BASE_URL: &str = "https://api.iamport.kr";

@@ -239,9 +239,9 @@ pub async fn settle_unknown(
     let open: Vec<(String, Option<Decimal>, Option<Decimal>)> = refunds::table
         .filter(refunds::imp_uid.eq(&payment.imp_uid))
         .filter(
-            refunds::status
-                .eq("unknown")
-                .or(refunds::status.eq("pending").and(refunds::updated_at.lt(stale))),
+            refunds::status.eq("unknown").or(refunds::status
+                .eq("pending")
+                .and(refunds::updated_at.lt(stale))),
         )
         .order(refunds::created_at)
         .select((refunds::idempotency_key, refunds::amount, refunds::checksum))

@@ -138,7 +138,10 @@ impl Application {
                             web::delete().to(payments::void_cvs),
                         )
                         .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
-                        .route("/payments/{imp_uid}/cancel", web::post().to(refunds::cancel))
+                        .route(
+                            "/payments/{imp_uid}/cancel",
+                            web::post().to(refunds::cancel),
+                        )
                         .route("/billing-keys", web::get().to(billing_keys::list))
                         .route(
                             "/billing-keys/{customer_uid}",

@@ -16,7 +16,10 @@ async fn no_secret_card_number_or_phone_number_is_logged_by_refunds() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(s.control(&format!("/cvs/{imp_uid}/pay"), json!({})).await.0, 200);
+    assert_eq!(
+        s.control(&format!("/cvs/{imp_uid}/pay"), json!({})).await.0,
+        200
+    );
     assert!(
         testkit::eventually(WAIT, || async {
             s.order_status("RLOG-1").await["status"] == "paid"
@@ -31,23 +34,31 @@ async fn no_secret_card_number_or_phone_number_is_logged_by_refunds() {
             .json(&body)
             .send()
     };
-    let res = refund("rlog-1", json!({"amount": 1000, "reason": "부분"})).await.unwrap();
+    let res = refund("rlog-1", json!({"amount": 1000, "reason": "부분"}))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = refund("rlog-2", json!({"amount": 99999, "reason": "초과"})).await.unwrap();
+    let res = refund("rlog-2", json!({"amount": 99999, "reason": "초과"}))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
     s.control(
         "/faults/cancel",
         json!({"mode": "timeout", "delay_ms": 8000, "count": 1}),
     )
     .await;
-    let res = refund("rlog-3", json!({"amount": 2000, "reason": "유실"})).await.unwrap();
+    let res = refund("rlog-3", json!({"amount": 2000, "reason": "유실"}))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 504);
     s.control(
         "/webhook",
         json!({"imp_uid": imp_uid, "url": format!("{}/portone/webhook", s.gateway)}),
     )
     .await;
-    let res = refund("rlog-3", json!({"amount": 2000, "reason": "유실"})).await.unwrap();
+    let res = refund("rlog-3", json!({"amount": 2000, "reason": "유실"}))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let res = refund("rlog-4", json!({"reason": "나머지"})).await.unwrap();
     assert_eq!(res.status(), 200);
@@ -79,11 +90,20 @@ async fn no_secret_card_number_or_phone_number_is_logged_by_refunds() {
         .json()
         .await
         .unwrap();
-    let access_token = token["response"]["access_token"].as_str().unwrap().to_owned();
+    let access_token = token["response"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let logs = logs.text();
-    assert!(logs.contains("refund sent to PortOne"), "the run was logged");
-    assert!(logs.contains("settled from cancel_history"), "the lost answer was settled");
+    assert!(
+        logs.contains("refund sent to PortOne"),
+        "the run was logged"
+    );
+    assert!(
+        logs.contains("settled from cancel_history"),
+        "the lost answer was settled"
+    );
     for secret in [
         portone_sandbox::DEFAULT_IMP_SECRET,
         TOKEN,
@@ -97,5 +117,8 @@ async fn no_secret_card_number_or_phone_number_is_logged_by_refunds() {
     ] {
         assert!(!logs.contains(secret), "'{secret}' appears in the logs");
     }
-    assert!(!logs.contains("Bearer "), "an Authorization header was logged");
+    assert!(
+        !logs.contains("Bearer "),
+        "an Authorization header was logged"
+    );
 }

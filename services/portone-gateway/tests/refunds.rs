@@ -16,15 +16,19 @@ impl Stack {
             .as_str()
             .unwrap()
             .to_owned();
-        let (status, _) = self.control(&format!("/cvs/{imp_uid}/pay"), json!({})).await;
+        let (status, _) = self
+            .control(&format!("/cvs/{imp_uid}/pay"), json!({}))
+            .await;
         assert_eq!(status, 200);
         assert!(self.order_becomes(id, "paid").await);
         imp_uid
     }
 
     async fn order_becomes(&self, id: &str, status: &str) -> bool {
-        testkit::eventually(WAIT, || async { self.order_status(id).await["status"] == status })
-            .await
+        testkit::eventually(WAIT, || async {
+            self.order_status(id).await["status"] == status
+        })
+        .await
     }
 
     async fn refund(&self, imp_uid: &str, key: Option<&str>, body: &Value) -> (u16, Value, bool) {
@@ -112,7 +116,9 @@ async fn a_cvs_payment_is_refunded_in_full_and_the_order_is_cancelled() {
     let imp_uid = s.paid_cvs("RF-FULL").await;
     let (before, _) = s.cancels().await;
 
-    let (status, body, _) = s.refund(&imp_uid, None, &json!({"reason": "고객 변심"})).await;
+    let (status, body, _) = s
+        .refund(&imp_uid, None, &json!({"reason": "고객 변심"}))
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "idempotency_key_required");
     assert_eq!(s.cancels().await.0, before, "nothing sent without a key");
@@ -160,7 +166,11 @@ async fn a_cvs_payment_is_refunded_in_full_and_the_order_is_cancelled() {
     let sql = format!(
         "SELECT count(*) AS n FROM portone_gateway.outbox WHERE event_type = 'payment.cancelled' AND payload::text LIKE '%{imp_uid}%'"
     );
-    assert_eq!(s.count(&sql).await, 1, "one payment.cancelled per cancellation");
+    assert_eq!(
+        s.count(&sql).await,
+        1,
+        "one payment.cancelled per cancellation"
+    );
     // Nothing left: a further refund is refused without asking PortOne.
     let (calls, _) = s.cancels().await;
     let (status, body, _) = s
@@ -211,7 +221,11 @@ async fn a_refund_in_two_parts_keeps_the_order_paid_until_the_second() {
     assert_eq!(status, 422, "{over}");
     assert_eq!(over["code"], "amount_exceeds_cancellable");
     assert_eq!(over["cancellable_amount"], "10000.00");
-    assert_eq!(s.cancels().await, (calls, applied), "the sandbox saw no cancel");
+    assert_eq!(
+        s.cancels().await,
+        (calls, applied),
+        "the sandbox saw no cancel"
+    );
     // The refusal is the key's stored answer.
     let (status, again, replayed) = s
         .refund(
@@ -272,7 +286,11 @@ async fn a_replay_answers_the_stored_result_and_a_concurrent_duplicate_never_can
         )
         .await;
     assert_eq!((status, replayed), (200, true));
-    assert_eq!(s.cancels().await, (calls, applied), "a replay sends nothing");
+    assert_eq!(
+        s.cancels().await,
+        (calls, applied),
+        "a replay sends nothing"
+    );
 
     let (status, other, _) = s
         .refund(

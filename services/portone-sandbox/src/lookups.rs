@@ -67,11 +67,7 @@ fn updated_time(p: &Payment) -> i64 {
 }
 
 /// A total order (ties by creation), so that pages neither repeat nor skip a payment.
-pub(crate) fn compare(
-    sorting: PaymentSorting,
-    a: &StoredPayment,
-    b: &StoredPayment,
-) -> Ordering {
+pub(crate) fn compare(sorting: PaymentSorting, a: &StoredPayment, b: &StoredPayment) -> Ordering {
     let key = |p: &StoredPayment| match sorting {
         PaymentSorting::StartedDesc | PaymentSorting::StartedAsc => {
             p.payment.started_at.unwrap_or(0)

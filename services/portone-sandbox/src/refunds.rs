@@ -181,7 +181,10 @@ pub async fn cancel_payment(
         tri!(apply_cancel(stored, &request));
         (stored.payment.clone(), stored.notice_urls.clone())
     };
-    sandbox.refunds.cancels_applied.fetch_add(1, Ordering::SeqCst);
+    sandbox
+        .refunds
+        .cancels_applied
+        .fetch_add(1, Ordering::SeqCst);
     tracing::info!(imp_uid = %payment.imp_uid, status = %payment.status, "payment cancelled");
     if request.enable_webhook == Some(true) {
         let notice = WebhookNotice {
@@ -194,7 +197,10 @@ pub async fn cancel_payment(
         }
     }
     if let Some(f) = fault.filter(|f| f.mode == CancelMode::Timeout) {
-        tracing::info!(delay_ms = f.delay.as_millis() as u64, "cancel answer delayed (sandbox fault)");
+        tracing::info!(
+            delay_ms = f.delay.as_millis() as u64,
+            "cancel answer delayed (sandbox fault)"
+        );
         tokio::time::sleep(f.delay).await;
     }
     body::ok(payment)
@@ -223,10 +229,7 @@ fn apply_cancel(stored: &mut StoredPayment, request: &CancelRequest) -> Result<(
             )));
         }
     }
-    let amount = request
-        .amount
-        .filter(|a| !a.is_zero())
-        .unwrap_or(balance);
+    let amount = request.amount.filter(|a| !a.is_zero()).unwrap_or(balance);
     if amount > balance {
         return Err(body::refuse(format!(
             "취소요청금액({})이 취소가능잔액({})을 초과합니다.",
@@ -235,12 +238,18 @@ fn apply_cancel(stored: &mut StoredPayment, request: &CancelRequest) -> Result<(
         )));
     }
     if request.tax_free.is_some_and(|t| t > amount) {
-        return Err(body::refuse("면세금액(tax_free)이 취소요청금액보다 클 수 없습니다."));
+        return Err(body::refuse(
+            "면세금액(tax_free)이 취소요청금액보다 클 수 없습니다.",
+        ));
     }
     if p.pay_method.as_deref() == Some("vbank")
-        && [&request.refund_holder, &request.refund_bank, &request.refund_account]
-            .iter()
-            .any(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
+        && [
+            &request.refund_holder,
+            &request.refund_bank,
+            &request.refund_account,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_none_or(|s| s.trim().is_empty()))
     {
         return Err(body::refuse(
             "가상계좌 환불 시 환불계좌정보(refund_holder, refund_bank, refund_account)가 필요합니다.",
@@ -403,7 +412,11 @@ fn find_all(
     drop(state);
     body::ok(PaymentPage {
         total,
-        previous: if page > 1 { (page - 1).min(last_page) } else { 0 },
+        previous: if page > 1 {
+            (page - 1).min(last_page)
+        } else {
+            0
+        },
         next: if page < last_page { page + 1 } else { 0 },
         list,
     })
@@ -455,13 +468,17 @@ pub async fn find_all_by_status(
 fn read_prepare(req: &HttpRequest, raw: Bytes) -> Result<PrepareRequest, HttpResponse> {
     let fields = Fields::read(req, raw)?;
     if let Some(missing) = fields.missing(&["merchant_uid", "amount"]) {
-        return Err(body::refuse(format!("{missing} 파라미터가 누락되었습니다.")));
+        return Err(body::refuse(format!(
+            "{missing} 파라미터가 누락되었습니다."
+        )));
     }
     let request: PrepareRequest = fields
         .decode()
         .map_err(|e| body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")))?;
     if request.merchant_uid.chars().count() > 40 {
-        return Err(body::refuse("merchant_uid은(는) 최대 40자까지 입력할 수 있습니다."));
+        return Err(body::refuse(
+            "merchant_uid은(는) 최대 40자까지 입력할 수 있습니다.",
+        ));
     }
     if request.amount <= Decimal::ZERO {
         return Err(body::refuse("결제예정금액(amount)은 0보다 커야 합니다."));

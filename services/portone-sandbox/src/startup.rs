@@ -203,9 +203,14 @@ impl utoipa::Modify for PortoneShapes {
             if !control && !portone {
                 continue;
             }
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if portone {
                     // PortOne reads a missing body as missing fields: a `code` -1 refusal.

@@ -38,7 +38,9 @@ async fn paid(
 
 fn refused(result: Result<Payment, PortOneError>) -> String {
     match result {
-        Err(PortOneError::Business { code: -1, message, .. }) => message.unwrap_or_default(),
+        Err(PortOneError::Business {
+            code: -1, message, ..
+        }) => message.unwrap_or_default(),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -48,7 +50,13 @@ async fn partial_then_full_cancels_follow_portones_rules() {
     let sandbox = support::spawn().await;
     let client = sandbox.client();
     let merchant = support::merchant().await;
-    let p = paid(&sandbox, &client, "c-1", Some(format!("{}/notice", merchant.url))).await;
+    let p = paid(
+        &sandbox,
+        &client,
+        "c-1",
+        Some(format!("{}/notice", merchant.url)),
+    )
+    .await;
 
     let mut first = CancelRequest::by_imp_uid(&p.imp_uid, Some(won(4000)));
     first.checksum = Some(won(15000));
@@ -59,7 +67,10 @@ async fn partial_then_full_cancels_follow_portones_rules() {
     assert_eq!(after.cancel_history.len(), 1);
     assert_eq!(after.cancel_history[0].amount, won(4000));
     assert_eq!(after.cancel_history[0].reason.as_deref(), Some("부분"));
-    assert!(merchant.received().is_empty(), "no notice without enable_webhook");
+    assert!(
+        merchant.received().is_empty(),
+        "no notice without enable_webhook"
+    );
 
     // The same request again: the checksum is stale now, nothing changes.
     let message = refused(client.cancel_payment(&first).await);
@@ -96,7 +107,11 @@ async fn partial_then_full_cancels_follow_portones_rules() {
     assert_eq!(notices[0].json()["imp_uid"], p.imp_uid.as_str());
     assert_eq!(notices[0].json()["status"], "cancelled");
 
-    let message = refused(client.cancel_payment(&CancelRequest::by_imp_uid(&p.imp_uid, None)).await);
+    let message = refused(
+        client
+            .cancel_payment(&CancelRequest::by_imp_uid(&p.imp_uid, None))
+            .await,
+    );
     assert!(message.contains("취소"), "{message}");
     match client
         .cancel_payment(&CancelRequest::by_imp_uid("imps_000000000000", None))
@@ -125,7 +140,10 @@ async fn a_cancel_fault_fails_or_loses_the_answer() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(500), "{err:?}");
-    assert_eq!(client.get_payment(&p.imp_uid).await.unwrap().cancel_amount, Decimal::ZERO);
+    assert_eq!(
+        client.get_payment(&p.imp_uid).await.unwrap().cancel_amount,
+        Decimal::ZERO
+    );
 
     // Timeout: cancelled, but the answer comes after the client's 5 s.
     sandbox
@@ -223,7 +241,11 @@ async fn a_prepared_merchant_uid_is_paid_only_with_its_amount() {
         .unwrap();
     assert_eq!(prepared.amount, won(15000));
     assert_eq!(client.get_prepared_payment("p-1").await.unwrap(), prepared);
-    assert!(client.get_prepared_payment("p-x").await.unwrap_err().is_not_found());
+    assert!(client
+        .get_prepared_payment("p-x")
+        .await
+        .unwrap_err()
+        .is_not_found());
     // Registered once.
     assert!(matches!(
         client
@@ -239,7 +261,9 @@ async fn a_prepared_merchant_uid_is_paid_only_with_its_amount() {
         .issue_cvs(&CvsIssueRequest::new("ch", "p-1", won(14000)))
         .await
     {
-        Err(PortOneError::Business { code: -1, message, .. }) => message.unwrap(),
+        Err(PortOneError::Business {
+            code: -1, message, ..
+        }) => message.unwrap(),
         other => panic!("{other:?}"),
     };
     assert!(message.contains("사전등록"), "{message}");

@@ -117,7 +117,10 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
             .unwrap_or_else(|| panic!("step {name} did not run\n{report}"));
         assert_eq!(step["ok"], true, "{name}: {step}\n{report}");
     }
-    let by_status = steps.iter().find(|s| s["step"] == "find_by_status").unwrap();
+    let by_status = steps
+        .iter()
+        .find(|s| s["step"] == "find_by_status")
+        .unwrap();
     assert!(
         by_status["client_bug"].is_string(),
         "the client's find_by_status bug is named: {by_status}"

@@ -202,7 +202,10 @@ impl Checked {
         };
         let (status, body) = c.call("post", "/users/getToken", Some(token)).await;
         assert_eq!(status, 200);
-        c.token = body["response"]["access_token"].as_str().unwrap().to_owned();
+        c.token = body["response"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         c
     }
 
@@ -237,8 +240,10 @@ async fn every_portone_route_answers_as_the_spec_defines() {
         .call(
             "post",
             "/cvs",
-            Some(json!({"channel_key": "ch", "merchant_uid": "spec-1", "amount": 15000,
-                        "buyer_name": "김영희", "notice_url": ["http://127.0.0.1:1/hook"]})),
+            Some(
+                json!({"channel_key": "ch", "merchant_uid": "spec-1", "amount": 15000,
+                        "buyer_name": "김영희", "notice_url": ["http://127.0.0.1:1/hook"]}),
+            ),
         )
         .await;
     let imp_uid = issued["response"]["imp_uid"].as_str().unwrap().to_owned();
@@ -277,7 +282,9 @@ async fn every_portone_route_answers_as_the_spec_defines() {
 
     // Cancels: partial, refused checksum, over-cancel, the rest, already cancelled, unknown.
     let cancel = |body: Value| c.call("post", "/payments/cancel", Some(body));
-    let (_, part) = cancel(json!({"imp_uid": imp_uid, "amount": 5000, "checksum": 15000, "reason": "부분"})).await;
+    let (_, part) =
+        cancel(json!({"imp_uid": imp_uid, "amount": 5000, "checksum": 15000, "reason": "부분"}))
+            .await;
     assert_eq!(part["code"], 0);
     assert_eq!(part["response"]["status"], "paid");
     let (_, refused) = cancel(json!({"imp_uid": imp_uid, "amount": 5000, "checksum": 15000})).await;
@@ -286,7 +293,10 @@ async fn every_portone_route_answers_as_the_spec_defines() {
     assert_eq!(over["code"], -1);
     let (_, rest) = cancel(json!({"merchant_uid": "spec-1", "reason": "나머지"})).await;
     assert_eq!(rest["response"]["status"], "cancelled");
-    assert_eq!(rest["response"]["cancel_history"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        rest["response"]["cancel_history"].as_array().unwrap().len(),
+        2
+    );
     let (_, again) = cancel(json!({"imp_uid": imp_uid})).await;
     assert_eq!(again["code"], -1);
     let (_, unknown) = cancel(json!({"imp_uid": "imps_999999999999"})).await;
@@ -302,10 +312,30 @@ async fn every_portone_route_answers_as_the_spec_defines() {
         )
         .await;
     assert_eq!(prepared["response"]["amount"], 20000);
-    c.call("post", "/payments/prepare", Some(json!({"merchant_uid": "spec-2", "amount": 1}))).await;
-    c.call("post", "/payments/prepare", Some(json!({"merchant_uid": "spec-3"}))).await;
-    c.call("put", "/payments/prepare", Some(json!({"merchant_uid": "spec-2", "amount": 21000}))).await;
-    c.call("put", "/payments/prepare", Some(json!({"merchant_uid": "nobody", "amount": 1}))).await;
+    c.call(
+        "post",
+        "/payments/prepare",
+        Some(json!({"merchant_uid": "spec-2", "amount": 1})),
+    )
+    .await;
+    c.call(
+        "post",
+        "/payments/prepare",
+        Some(json!({"merchant_uid": "spec-3"})),
+    )
+    .await;
+    c.call(
+        "put",
+        "/payments/prepare",
+        Some(json!({"merchant_uid": "spec-2", "amount": 21000})),
+    )
+    .await;
+    c.call(
+        "put",
+        "/payments/prepare",
+        Some(json!({"merchant_uid": "nobody", "amount": 1})),
+    )
+    .await;
     c.call("get", "/payments/prepare/spec-2", None).await;
     c.call("get", "/payments/prepare/nobody", None).await;
     let (_, mismatch) = c
@@ -337,16 +367,22 @@ async fn every_portone_route_answers_as_the_spec_defines() {
     c.call("get", "/subscribe/customers/spec_cust", None).await;
     c.call("get", "/subscribe/customers?customer_uid[]=spec_cust", None)
         .await;
-    c.call("get", "/subscribe/customers?customer_uid[]=spec_cust&customer_uid[]=nobody", None)
+    c.call(
+        "get",
+        "/subscribe/customers?customer_uid[]=spec_cust&customer_uid[]=nobody",
+        None,
+    )
+    .await;
+    c.call("get", "/subscribe/customers/spec_cust/payments", None)
         .await;
-    c.call("get", "/subscribe/customers/spec_cust/payments", None).await;
     c.call(
         "get",
         "/subscribe/customers/spec_cust/schedules?from=1760000000&to=1760086400",
         None,
     )
     .await;
-    c.call("delete", "/subscribe/customers/spec_cust", None).await;
+    c.call("delete", "/subscribe/customers/spec_cust", None)
+        .await;
     c.call("get", "/subscribe/customers/spec_cust", None).await;
 
     // Without a token: 401 in the envelope.
@@ -359,7 +395,13 @@ async fn every_portone_route_answers_as_the_spec_defines() {
         spec: Spec::load(),
         token: String::new(),
     };
-    let (status, _) = bare.call("post", "/payments/cancel", Some(json!({"imp_uid": imp_uid}))).await;
+    let (status, _) = bare
+        .call(
+            "post",
+            "/payments/cancel",
+            Some(json!({"imp_uid": imp_uid})),
+        )
+        .await;
     assert_eq!(status, 401);
 
     let seen = c.spec.seen.lock().unwrap().clone();
@@ -384,7 +426,8 @@ async fn every_portone_route_answers_as_the_spec_defines() {
         ("get", "/subscribe/customers/{customer_uid}/schedules"),
     ] {
         assert!(
-            seen.iter().any(|(m, t, s)| m == method && t == template && *s == 200),
+            seen.iter()
+                .any(|(m, t, s)| m == method && t == template && *s == 200),
             "{method} {template} was never checked with a 200"
         );
     }
@@ -405,7 +448,10 @@ fn the_validator_refuses_what_the_spec_refuses() {
     );
     let text = errors.join("\n");
     assert!(text.contains("body.response.amount"), "{text}");
-    assert!(text.contains("body.response.cancel_history[0].cancellation_id"), "{text}");
+    assert!(
+        text.contains("body.response.cancel_history[0].cancellation_id"),
+        "{text}"
+    );
     let mut errors = Vec::new();
     spec.validate(&schema, &json!({"code": "0"}), "body", &mut errors);
     assert!(errors.iter().any(|e| e.contains("body.code")), "{errors:?}");

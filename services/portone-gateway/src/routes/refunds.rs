@@ -170,7 +170,14 @@ enum Claim {
     Unsettled,
 }
 
-type Known = (String, String, String, Option<i32>, Option<Value>, chrono::DateTime<Utc>);
+type Known = (
+    String,
+    String,
+    String,
+    Option<i32>,
+    Option<Value>,
+    chrono::DateTime<Utc>,
+);
 
 /// Inserts the key's row in its own transaction (the lock), or reads what it holds.
 async fn claim(
@@ -252,7 +259,11 @@ async fn store(
 ) -> Result<(), diesel::result::Error> {
     diesel::update(refund_rows::table.find(key))
         .set((
-            refund_rows::status.eq(if status == 200 { "succeeded" } else { "refused" }),
+            refund_rows::status.eq(if status == 200 {
+                "succeeded"
+            } else {
+                "refused"
+            }),
             refund_rows::response_status.eq(status as i32),
             refund_rows::response_body.eq(body),
             refund_rows::cancellation_id.eq(cancellation_id),
@@ -357,7 +368,10 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let body = body.into_inner();
-    if body.reason.trim().is_empty() || body.reason.chars().count() > 200 || body.reason.contains('\0') {
+    if body.reason.trim().is_empty()
+        || body.reason.chars().count() > 200
+        || body.reason.contains('\0')
+    {
         return Err(ApiError::bad_request(
             "invalid_request",
             "reason must be 1 to 200 characters",
