@@ -14,6 +14,7 @@
 //! on a missed target.
 
 mod deposits;
+mod reconcile;
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
@@ -49,7 +50,8 @@ and deposit-confirmation (confirmation batches, sustained confirmations, lag unt
 USAGE: paybridge-bench [OPTIONS]
 
 OPTIONS:
-  --only PART           run one part only: order-query or deposits (default: both, in that order)
+  --only PART           run one part only: order-query, deposits or reconcile (default: all three,
+                        in that order)
   --seed-concurrency N  concurrent create requests while seeding (default 32)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
@@ -76,6 +78,10 @@ deposits (the part seeds as many orders as its measurements confirm):
   --lag-probe-rate N    diagnostic: the lag again, one order per request, for 5 s at this rate
                         (default 500; 0 skips it)
 
+reconcile (portone-gateway's reconciler with many unfinished barcodes):
+  --barcodes N          ready barcodes seeded (default 10000)
+  --reconcile-passes N  timed passes over all of them (default 5)
+
 Environment: BENCH_LOG=LEVEL prints the services' JSON logs at LEVEL (e.g. warn) to stdout.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
@@ -84,6 +90,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.
 enum Part {
     OrderQuery,
     Deposits,
+    Reconcile,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +112,8 @@ struct Args {
     lag_probe_rate: usize,
     auto_explain_ms: Option<u64>,
     docs: Option<PathBuf>,
+    barcodes: usize,
+    reconcile_passes: usize,
 }
 
 impl Args {
@@ -127,6 +136,8 @@ impl Args {
             lag_probe_rate: 500,
             auto_explain_ms: None,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
+            barcodes: 10_000,
+            reconcile_passes: 5,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -137,7 +148,10 @@ impl Args {
                     args.only = Some(match value(&flag)?.as_str() {
                         "order-query" => Part::OrderQuery,
                         "deposits" | "deposit-confirmation" => Part::Deposits,
-                        other => bail!("--only wants order-query or deposits, got '{other}'"),
+                        "reconcile" => Part::Reconcile,
+                        other => {
+                            bail!("--only wants order-query, deposits or reconcile, got '{other}'")
+                        }
                     })
                 }
                 "--concurrency" => args.concurrency = positive(&flag, &value(&flag)?)?,
@@ -162,6 +176,8 @@ impl Args {
                 "--auto-explain" => {
                     args.auto_explain_ms = Some(positive(&flag, &value(&flag)?)? as u64)
                 }
+                "--barcodes" => args.barcodes = positive(&flag, &value(&flag)?)?,
+                "--reconcile-passes" => args.reconcile_passes = positive(&flag, &value(&flag)?)?,
                 "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
                 "--no-docs" => args.docs = None,
                 other => bail!("unknown argument '{other}'\n\n{USAGE}"),
@@ -229,7 +245,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL on 127.0.0.1:5432 as postgres")?;
 
-    if args.only != Some(Part::Deposits) {
+    let runs = |part: Part| args.only.is_none_or(|only| only == part);
+    if runs(Part::OrderQuery) {
         println!("== order-query ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             with_app(args, &db_url).await
@@ -242,7 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    if args.only != Some(Part::OrderQuery) {
+    if runs(Part::Deposits) {
         println!("\n== deposit-confirmation ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             deposits::run(args, &db_url).await
@@ -255,6 +272,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "\nwrote the deposit-confirmation section of {}",
                 path.display()
             );
+        }
+    }
+
+    if runs(Part::Reconcile) {
+        println!("\n== portone-gateway reconciliation ==");
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
+            reconcile::run(args, &db_url).await
+        })
+        .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, reconcile::HEADING, &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwrote the reconciliation section of {}", path.display());
         }
     }
     Ok(())
@@ -1400,11 +1430,12 @@ const DOCS_INTRO: &str = "\
 Each section is written by a benchmark command and replaced whenever that command runs; do not edit
 the figures by hand.
 
-- `cargo build --release -p bench && target/release/paybridge-bench` writes both sections below, one part
-  after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`)
-  and \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
+- `cargo build --release -p bench && target/release/paybridge-bench` writes the sections below, one part
+  after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`),
+  \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
   `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
-  `--lag-probe-rate N`). `--only order-query` or `--only deposits` runs one part, `--no-docs` writes nothing,
+  `--lag-probe-rate N`) and \"portone-gateway reconciliation\" (flags `--barcodes N`, `--reconcile-passes N`).
+  `--only order-query`, `--only deposits` or `--only reconcile` runs one part, `--no-docs` writes nothing,
   `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
   127.0.0.1:5672; each part creates a database, an exchange and queues of its own and deletes them at the end.
 

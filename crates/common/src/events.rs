@@ -35,10 +35,12 @@ pub enum EventType {
     PaymentPaid,
     #[serde(rename = "payment.cancelled")]
     PaymentCancelled,
+    #[serde(rename = "payment.found_by_reconciliation")]
+    PaymentFoundByReconciliation,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::OrderCreated,
         EventType::OrderCancelled,
         EventType::OrderExpired,
@@ -50,6 +52,7 @@ impl EventType {
         EventType::PaymentCvsVoided,
         EventType::PaymentPaid,
         EventType::PaymentCancelled,
+        EventType::PaymentFoundByReconciliation,
     ];
 
     /// Also the AMQP routing key.
@@ -66,6 +69,7 @@ impl EventType {
             EventType::PaymentCvsVoided => "payment.cvs_voided",
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentCancelled => "payment.cancelled",
+            EventType::PaymentFoundByReconciliation => "payment.found_by_reconciliation",
         }
     }
 
@@ -248,6 +252,35 @@ impl PaymentCancelled {
     }
 }
 
+/// How the gateway learnt a change without a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReconcileSource {
+    /// The per-payment re-read schedule (`GET /payments/{imp_uid}`).
+    Reread,
+    /// The sweep of PortOne's recent payments (`GET /payments/status/...`).
+    Sweep,
+}
+
+impl ReconcileSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReconcileSource::Reread => "reread",
+            ReconcileSource::Sweep => "sweep",
+        }
+    }
+}
+
+/// A change applied from PortOne's own answer, not from a webhook: the webhook was lost. The
+/// `payment.paid` / `payment.cancelled` it implies is emitted beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentFoundByReconciliation {
+    pub imp_uid: String,
+    /// PortOne's status that was applied (`paid`, `cancelled`).
+    pub status: String,
+    pub source: ReconcileSource,
+}
+
 macro_rules! event_data {
     ($($ty:ident),* $(,)?) => {
         $(impl EventData for $ty { const TYPE: EventType = EventType::$ty; })*
@@ -279,6 +312,7 @@ event_data!(
     PaymentCvsVoided,
     PaymentPaid,
     PaymentCancelled,
+    PaymentFoundByReconciliation,
 );
 
 #[cfg(test)]
@@ -395,6 +429,11 @@ mod tests {
             reason: Some("부분 환불".into()),
             remaining_amount: Some(Money::from_won(10000)),
             cancellation_id: Some("cancel_1".into()),
+        });
+        round_trip(PaymentFoundByReconciliation {
+            imp_uid: "imp_4".into(),
+            status: "paid".into(),
+            source: ReconcileSource::Sweep,
         });
     }
 

@@ -3,6 +3,7 @@
 //! PortOne), passes billing-key calls through, and turns what PortOne confirms into events.
 
 pub mod order_view;
+pub mod reconcile;
 pub mod refunds;
 pub mod routes;
 pub mod schema;
