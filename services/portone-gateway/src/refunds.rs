@@ -13,16 +13,21 @@
 //! was `amount - B`; if there is none and the balance is no longer B, it can never apply.
 
 use crate::schema::{cancellations, payments, refunds};
-use crate::{PRODUCER, SCHEMA};
+use crate::{verify, PRODUCER, SCHEMA};
 use chrono::{DateTime, TimeZone, Utc};
 use common::events::{EventEnvelope, PaymentCancelled};
 use common::{Money, OrderId, PaymentMethod};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use portone::{Payment, PaymentCancel, PaymentStatus};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use platform::db::{self, PgPool, StorageError};
+use portone::{Payment, PaymentCancel, PaymentStatus, PortOneClient};
 use rust_decimal::Decimal;
 use serde_json::json;
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// A pending refund older than this is taken for one whose request died with its process: it
 /// is settled like an unknown one.
@@ -298,4 +303,86 @@ pub async fn settle_unknown(
         }
     }
     Ok(settled)
+}
+
+/// Records a payment PortOne just answered with (cancellations, balance, unknown refunds), in a
+/// transaction of its own that locks the payment row. False when the gateway has no record of it.
+pub async fn learn(pool: &PgPool, payment: &Payment) -> Result<bool, StorageError> {
+    let mut conn = db::get(pool).await?;
+    let known = conn
+        .transaction(async |conn| -> Result<bool, diesel::result::Error> {
+            let order_id: Option<String> = payments::table
+                .find(&payment.imp_uid)
+                .select(payments::order_id)
+                .for_update()
+                .get_result(conn)
+                .await
+                .optional()?;
+            let Some(Ok(order_id)) = order_id.map(|o| OrderId::parse(&o)) else {
+                return Ok(false);
+            };
+            record_cancellations(conn, &order_id, payment, verify::method_of(payment)).await?;
+            Ok(true)
+        })
+        .await?;
+    Ok(known)
+}
+
+/// One pass over the refunds whose outcome is unknown (or pending past [`PENDING_STALE_SECS`]):
+/// each payment is re-read at PortOne and its `cancel_history` settles them. The reconciler's
+/// per-payment schedule stops at `paid`, and a partial refund leaves the payment `paid`, so
+/// without this a lost answer would wait for the client's retry or a webhook. Answers how many
+/// payments were read.
+pub async fn settle_pass(pool: &PgPool, client: &PortOneClient) -> Result<usize, StorageError> {
+    let stale = Utc::now() - chrono::Duration::seconds(PENDING_STALE_SECS);
+    let imp_uids: Vec<String> = {
+        let mut conn = db::get(pool).await?;
+        refunds::table
+            .filter(
+                refunds::status.eq("unknown").or(refunds::status
+                    .eq("pending")
+                    .and(refunds::updated_at.lt(stale))),
+            )
+            .select(refunds::imp_uid)
+            .distinct()
+            .load(&mut conn)
+            .await?
+    };
+    let mut read = 0;
+    for imp_uid in imp_uids {
+        match client.get_payment(&imp_uid).await {
+            Ok(payment) => {
+                learn(pool, &payment).await?;
+                read += 1;
+            }
+            Err(e) => {
+                tracing::warn!(imp_uid = %imp_uid, error = %e, "cannot re-read a payment with an unsettled refund; next pass");
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// Runs [`settle_pass`] every `every` (`portone.reconcile.every`) until shutdown.
+pub async fn run_settler(
+    pool: PgPool,
+    client: PortOneClient,
+    every: Duration,
+    relay: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match settle_pass(&pool, &client).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(payments = n, "unsettled refunds re-read at PortOne");
+                relay.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "refund settling pass failed; next pass"),
+        }
+    }
 }

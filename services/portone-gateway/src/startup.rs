@@ -108,6 +108,13 @@ impl Application {
                 shutdown.child_token(),
             )),
             tokio::spawn(reconciler.run(shutdown.child_token())),
+            tokio::spawn(crate::refunds::run_settler(
+                pool.clone(),
+                client.clone(),
+                settings.portone.reconcile.every,
+                relay_waker.clone(),
+                shutdown.child_token(),
+            )),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;

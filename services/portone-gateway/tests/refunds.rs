@@ -539,3 +539,55 @@ async fn an_overpayment_refunded_in_parts_is_closed_and_the_order_stays_paid() {
     assert_eq!(order["status"], "paid", "the order keeps its own payment");
     assert_eq!(order["refunded_amount"], "0.00");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_settling_pass_settles_a_lost_partial_refund_without_a_retry() {
+    let s = stack().await;
+    let imp_uid = s.paid_cvs("RF-PASS").await;
+    s.control(
+        "/faults/cancel",
+        json!({"mode": "timeout", "delay_ms": 8000, "count": 1}),
+    )
+    .await;
+    let body = json!({"amount": 2500, "reason": "부분 유실"});
+    let (status, _, _) = s.refund(&imp_uid, Some("pass-1"), &body).await;
+    assert_eq!(status, 504);
+    // What the gateway's background pass (every portone.reconcile.every) does, run once here.
+    let settings = platform::config::Settings::for_tests(
+        platform::config::Service::PortoneGateway,
+        &[("database.url", s.db_url.as_str())],
+    )
+    .unwrap();
+    let pool = platform::db::pool(&settings.database);
+    let client = portone::PortOneClient::new(portone::PortOneConfig::new(
+        s.sandbox.clone(),
+        portone_sandbox::DEFAULT_IMP_KEY,
+        common::Secret::new(portone_sandbox::DEFAULT_IMP_SECRET.into()),
+    ))
+    .unwrap();
+    assert_eq!(
+        portone_gateway::refunds::settle_pass(&pool, &client)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.count("SELECT count(*) AS n FROM portone_gateway.refunds WHERE idempotency_key = 'pass-1' AND status = 'succeeded'").await,
+        1
+    );
+    assert_eq!(
+        portone_gateway::refunds::settle_pass(&pool, &client)
+            .await
+            .unwrap(),
+        0,
+        "nothing left to settle"
+    );
+    assert!(
+        testkit::eventually(WAIT, || async {
+            s.order_status("RF-PASS").await["refunded_amount"] == "2500.00"
+        })
+        .await
+    );
+    assert_eq!(s.order_status("RF-PASS").await["status"], "paid");
+    assert_eq!(s.cancels().await, (1, 1));
+}

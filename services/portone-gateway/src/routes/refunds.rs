@@ -310,27 +310,6 @@ async fn lock_payment(
         .optional()
 }
 
-/// Records a payment PortOne just answered with (cancellations, balance, unknown refunds), in
-/// a transaction of its own. False when the gateway has no record of the payment.
-pub async fn learn(pool: &PgPool, payment: &Payment) -> Result<bool, ApiError> {
-    let mut conn = db::get(pool).await?;
-    let known = conn
-        .transaction(async |conn| -> Result<bool, diesel::result::Error> {
-            let Some((order_id, ..)) = lock_payment(conn, &payment.imp_uid).await? else {
-                return Ok(false);
-            };
-            let Ok(order_id) = OrderId::parse(&order_id) else {
-                return Ok(false);
-            };
-            refunds::record_cancellations(conn, &order_id, payment, verify::method_of(payment))
-                .await?;
-            Ok(true)
-        })
-        .await
-        .map_err(StorageError::from)?;
-    Ok(known)
-}
-
 /// What the first step decided.
 enum Prepared {
     /// Send this cancel.
@@ -399,7 +378,7 @@ pub async fn cancel(
                 tracing::warn!(error = %e, imp_uid = %imp_uid, "cannot re-read a payment with an unsettled refund");
                 unknown_outcome()
             })?;
-            learn(&pool, &payment).await?;
+            refunds::learn(&pool, &payment).await?;
             if let Some((status, body)) = final_answer(&pool, &key).await? {
                 return Ok(reply(status, &body, true));
             }
