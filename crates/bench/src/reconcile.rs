@@ -368,7 +368,7 @@ impl Report {
         let pg_per_read_us = pg / reread.max(1.0) * 1e6;
         let (steady, averaged, per_life) = self.calls_per_minute();
         let r = &self.settings;
-        let first = self.passes.first();
+        let first = self.passes.as_slice().first();
         let mut out = format!(
             "{HEADING}\n\nRun {} UTC: `target/release/paybridge-bench --only reconcile --barcodes {} --reconcile-passes {}` on {} cores{}. \
              {} orders each with a `ready` barcode, issued two hours before, in portone-gateway's tables and at an in-process portone-sandbox; \
