@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python venv the OpenAPI conformance tests run their tools from:
-# schemathesis, openapi-spec-validator and openapi-python-client, pinned so CI is repeatable.
+# schemathesis, openapi-spec-validator and openapi-python-client, and PortOne's official client
+# iamport-rest-client, pinned so CI is repeatable.
 # It lives in the cargo target directory (${CARGO_TARGET_DIR:-target}/python-venv), where the
 # tests look for it. Used by .ci/run before `cargo test --workspace`.
 set -euo pipefail
@@ -13,6 +14,8 @@ requirements=(
   "schemathesis==4.32.5"
   "openapi-spec-validator==0.9.0"
   "openapi-python-client==0.29.1"
+  # PortOne's official V1 client, driven against portone-sandbox (portone-sandbox/tests/official_client.rs).
+  "iamport-rest-client==0.9.0"
 )
 stamp="$venv/.requirements"
 # pyenv shims exist for versions that are not installed: take the first that runs.

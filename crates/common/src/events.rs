@@ -236,6 +236,20 @@ pub struct PaymentCancelled {
     pub cancelled_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What is still cancellable after this cancellation; 0 once the payment is fully
+    /// cancelled. Absent in events from before partial cancellations: read as a full one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_amount: Option<Money>,
+    /// PortOne's id of this cancellation (`cancel_history[].cancellation_id`): one event per id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_id: Option<String>,
+}
+
+impl PaymentCancelled {
+    /// Whether nothing of the payment is left after this cancellation.
+    pub fn is_full(&self) -> bool {
+        self.remaining_amount.is_none_or(|r| r.is_zero())
+    }
 }
 
 /// How the gateway learnt a change without a webhook.
@@ -404,6 +418,17 @@ mod tests {
             cancelled_amount: amount,
             cancelled_at: at(10),
             reason: None,
+            remaining_amount: None,
+            cancellation_id: None,
+        });
+        round_trip(PaymentCancelled {
+            imp_uid: "imp_3".into(),
+            pay_method: PaymentMethod::Cvs,
+            cancelled_amount: Money::from_won(5000),
+            cancelled_at: at(11),
+            reason: Some("부분 환불".into()),
+            remaining_amount: Some(Money::from_won(10000)),
+            cancellation_id: Some("cancel_1".into()),
         });
         round_trip(PaymentFoundByReconciliation {
             imp_uid: "imp_4".into(),

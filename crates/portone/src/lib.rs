@@ -16,6 +16,7 @@
 //!   `Debug`, `Display`, errors or logs.
 
 pub mod amount;
+mod cancel;
 mod client;
 mod error;
 pub mod lenient;
@@ -23,6 +24,9 @@ mod token;
 pub mod types;
 pub mod webhook;
 
+pub use cancel::{
+    cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,
+};
 pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
 pub use error::PortOneError;
 pub use types::*;

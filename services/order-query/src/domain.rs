@@ -322,6 +322,10 @@ pub struct OrderView {
     pub cancelled_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expired_at: Option<DateTime<Utc>>,
+    /// What PortOne has refunded of the payment that paid the order (full or partial
+    /// cancellations); 0.00 when nothing. Refunds of overpayments are on `/v1/overpayments`.
+    #[schema(schema_with = fields::amount_out)]
+    pub refunded_amount: Money,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -54,9 +54,7 @@ impl EventHandler for PaymentEvents {
                     .expect("one result per event")
                     .map_err(HandlerError::Permanent)
             }
-            Event::PaymentCancelled(c) => {
-                apply_refund(conn, envelope, &c.imp_uid, c.cancelled_at).await
-            }
+            Event::PaymentCancelled(c) => apply_refund(conn, envelope, &c).await,
             other => {
                 tracing::debug!(event = ?std::mem::discriminant(&other), "not an event order-query applies; ignored");
                 Ok(())
@@ -377,30 +375,82 @@ async fn lock_order(
         .ok_or_else(|| HandlerError::Permanent(format!("no order '{order_id}'")))
 }
 
-/// A PortOne payment was cancelled. If it is the payment that paid the order, the order is
-/// cancelled; if it was an overpayment, the refund is noted.
+/// A PortOne payment was cancelled, fully or in part (one event per PortOne cancellation).
+/// The refund is recorded once per `cancellation_id` and added to the payment's (and, for the
+/// payment that paid the order, the order's) `refunded_amount`. Only when nothing is left of the
+/// payment (`remaining_amount` 0, or an older event without it) is the payment cancelled: the
+/// order it paid becomes `cancelled`; an overpayment becomes `refunded` (see `overpayments`).
 async fn apply_refund(
     conn: &mut AsyncPgConnection,
     envelope: &RawEnvelope,
-    imp_uid: &str,
-    at: DateTime<Utc>,
+    c: &common::events::PaymentCancelled,
 ) -> Result<(), HandlerError> {
     let order_id = envelope.order_id.clone();
     let order = lock_order(conn, order_id.as_str()).await?;
-    let reference = format!("portone:{imp_uid}");
-    let updated = diesel::update(
-        payments::table
-            .find(&reference)
-            .filter(payments::cancelled_at.is_null()),
+    let reference = format!("portone:{}", c.imp_uid);
+    let at = c.cancelled_at;
+    let full = c.is_full();
+    let on_record: Option<Option<DateTime<Utc>>> = payments::table
+        .find(&reference)
+        .select(payments::cancelled_at)
+        .for_update()
+        .get_result(conn)
+        .await
+        .optional()?;
+    match on_record {
+        None => {
+            tracing::warn!(payment_ref = %reference, "cancellation of a payment not on record; nothing to do");
+            return Ok(());
+        }
+        Some(Some(_)) => {
+            tracing::warn!(payment_ref = %reference, "cancellation of a payment already fully cancelled; nothing to do");
+            return Ok(());
+        }
+        Some(None) => {}
+    }
+    let cancellation_id = c
+        .cancellation_id
+        .clone()
+        .unwrap_or_else(|| envelope.event_id.to_string());
+    let amount = c.cancelled_amount.amount();
+    let inserted = diesel::sql_query(
+        "INSERT INTO order_query.refunds \
+           (payment_ref, cancellation_id, order_id, amount, remaining_amount, cancelled_at, event_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
-    .set(payments::cancelled_at.eq(at))
+    .bind::<Text, _>(reference.clone())
+    .bind::<Text, _>(cancellation_id.clone())
+    .bind::<Text, _>(order_id.to_string())
+    .bind::<Numeric, _>(amount)
+    .bind::<diesel::sql_types::Nullable<Numeric>, _>(c.remaining_amount.map(|r| r.amount()))
+    .bind::<Timestamptz, _>(at)
+    .bind::<SqlUuid, _>(envelope.event_id)
     .execute(conn)
     .await?;
-    if updated == 0 {
-        tracing::warn!(payment_ref = %reference, "cancellation of a payment not on record, or already cancelled; nothing to do");
+    if inserted == 0 {
+        tracing::info!(payment_ref = %reference, cancellation_id = %cancellation_id, "cancellation already recorded; nothing to do");
         return Ok(());
     }
+    diesel::update(payments::table.find(&reference))
+        .set((
+            payments::refunded_amount.eq(payments::refunded_amount + amount),
+            payments::cancelled_at.eq(full.then_some(at)),
+        ))
+        .execute(conn)
+        .await?;
     if order.paid_ref.as_deref() != Some(reference.as_str()) {
+        return Ok(());
+    }
+    let now = Utc::now();
+    diesel::update(orders::table.find(order_id.as_str()))
+        .set((
+            orders::refunded_amount.eq(orders::refunded_amount + amount),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    if !full {
+        tracing::info!(order_id = %order_id, amount = %amount, "part of the order's payment refunded; the order stays paid");
         return Ok(());
     }
     if let TransitionOutcome::Moved(next) = order
@@ -408,7 +458,6 @@ async fn apply_refund(
         .apply(Transition::Refund)
         .map_err(|e| HandlerError::Permanent(e.to_string()))?
     {
-        let now = Utc::now();
         diesel::update(orders::table.find(order_id.as_str()))
             .set((
                 orders::status.eq(next.as_str()),
@@ -419,7 +468,7 @@ async fn apply_refund(
             .await?;
         let cancelled = OrderCancelled {
             cancelled_at: at,
-            reason: Some(format!("payment {imp_uid} cancelled at PortOne")),
+            reason: Some(format!("payment {} cancelled at PortOne", c.imp_uid)),
         };
         messaging::enqueue(
             conn,

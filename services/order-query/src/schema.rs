@@ -23,6 +23,7 @@ diesel::table! {
         request_canonical -> Text,
         bankda_doc -> Text,
         paid_ref -> Nullable<Text>,
+        refunded_amount -> Numeric,
     }
 }
 
@@ -36,6 +37,7 @@ diesel::table! {
         outcome -> Text,
         received_at -> Timestamptz,
         cancelled_at -> Nullable<Timestamptz>,
+        refunded_amount -> Numeric,
     }
 }
 

@@ -40,6 +40,7 @@ pub struct OrderRow {
     pub request_canonical: String,
     pub bankda_doc: String,
     pub paid_ref: Option<String>,
+    pub refunded_amount: Decimal,
 }
 
 impl OrderRow {
@@ -85,6 +86,7 @@ impl OrderRow {
             paid_at: self.paid_at,
             cancelled_at: self.cancelled_at,
             expired_at: self.expired_at,
+            refunded_amount: Money::new(self.refunded_amount).expect("constrained by the schema"),
         }
     }
 }

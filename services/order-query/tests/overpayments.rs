@@ -310,6 +310,8 @@ async fn overpayments_are_listed_and_closed_both_ways() {
                     cancelled_amount: won(30000),
                     cancelled_at,
                     reason: Some("overpaid".into()),
+                    remaining_amount: None,
+                    cancellation_id: None,
                 },
             ),
         )],

@@ -4,6 +4,7 @@
 
 pub mod order_view;
 pub mod reconcile;
+pub mod refunds;
 pub mod routes;
 pub mod schema;
 pub mod startup;

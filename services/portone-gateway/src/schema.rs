@@ -34,6 +34,35 @@ diesel::table! {
         reread_errors -> Int4,
         last_reread_at -> Nullable<Timestamptz>,
         last_reread_error -> Nullable<Text>,
+        cancelled_amount -> Numeric,
+    }
+}
+
+diesel::table! {
+    portone_gateway.cancellations (cancellation_id) {
+        cancellation_id -> Text,
+        imp_uid -> Text,
+        amount -> Numeric,
+        remaining_amount -> Numeric,
+        cancelled_at -> Timestamptz,
+        reason -> Nullable<Text>,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    portone_gateway.refunds (idempotency_key) {
+        idempotency_key -> Text,
+        imp_uid -> Text,
+        request -> Text,
+        status -> Text,
+        amount -> Nullable<Numeric>,
+        checksum -> Nullable<Numeric>,
+        cancellation_id -> Nullable<Text>,
+        response_status -> Nullable<Int4>,
+        response_body -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -52,4 +81,4 @@ diesel::table! {
 }
 
 diesel::joinable!(payments -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks);
+diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks, cancellations, refunds);

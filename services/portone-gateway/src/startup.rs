@@ -2,7 +2,7 @@
 //! voider, reconciler, outbox relay, HTTP server.
 
 use crate::reconcile::{ReconcileMetrics, Reconciler};
-use crate::routes::{billing_keys, callbacks, payments};
+use crate::routes::{billing_keys, callbacks, payments, refunds};
 use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
@@ -108,6 +108,13 @@ impl Application {
                 shutdown.child_token(),
             )),
             tokio::spawn(reconciler.run(shutdown.child_token())),
+            tokio::spawn(crate::refunds::run_settler(
+                pool.clone(),
+                client.clone(),
+                settings.portone.reconcile.every,
+                relay_waker.clone(),
+                shutdown.child_token(),
+            )),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
@@ -149,6 +156,10 @@ impl Application {
                             web::delete().to(payments::void_cvs),
                         )
                         .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
+                        .route(
+                            "/payments/{imp_uid}/cancel",
+                            web::post().to(refunds::cancel),
+                        )
                         .route("/billing-keys", web::get().to(billing_keys::list))
                         .route(
                             "/billing-keys/{customer_uid}",
@@ -188,7 +199,7 @@ impl Application {
     info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, payments, billing keys, webhooks."),
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
-          callbacks::cvs_confirm, callbacks::webhook),
+          callbacks::cvs_confirm, callbacks::webhook, refunds::cancel),
     modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody, &TextWithoutNul),
     tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),

@@ -9,7 +9,7 @@
 use crate::schema::{orders, payments};
 use crate::{PRODUCER, SCHEMA};
 use chrono::{DateTime, TimeZone, Utc};
-use common::events::{EventEnvelope, PaymentCancelled, PaymentCvsVoided, PaymentPaid};
+use common::events::{EventEnvelope, PaymentCvsVoided, PaymentPaid};
 use common::events::{PaymentFoundByReconciliation, ReconcileSource};
 use common::{Money, OrderId, PaymentMethod};
 use diesel::prelude::*;
@@ -121,7 +121,17 @@ pub async fn apply(
             let money = Money::new(payment.amount)
                 .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
             let verdict: Result<Verdict, diesel::result::Error> = match (&payment.status, status) {
-                (PaymentStatus::Paid, Some("paid" | "cancelled")) => Ok(Verdict::Duplicate),
+                // Still paid, perhaps partly cancelled: each new cancel_history entry is recorded.
+                (PaymentStatus::Paid, Some("paid" | "cancelled")) => {
+                    let new =
+                        crate::refunds::record_cancellations(conn, &order_id, payment, method)
+                            .await?;
+                    Ok(if new.is_empty() {
+                        Verdict::Duplicate
+                    } else {
+                        Verdict::Recorded("cancelled")
+                    })
+                }
                 (PaymentStatus::Paid, _) => {
                     let paid_at = at(payment.paid_at);
                     diesel::insert_into(payments::table)
@@ -151,39 +161,21 @@ pub async fn apply(
                         &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
                     )
                     .await?;
+                    // A payment first seen already partly cancelled.
+                    crate::refunds::record_cancellations(conn, &order_id, payment, method).await?;
                     Ok(Verdict::Recorded("paid"))
                 }
-                (PaymentStatus::Cancelled, Some("paid")) => {
-                    let cancelled_at = at(payment.cancelled_at);
-                    diesel::update(payments::table.find(&payment.imp_uid))
-                        .set((
-                            payments::status.eq("cancelled"),
-                            payments::cancelled_at.eq(cancelled_at),
-                        ))
-                        .execute(conn)
-                        .await?;
-                    let cancelled_amount = Money::new(if payment.cancel_amount.is_zero() {
-                        payment.amount
+                // One payment.cancelled per cancel_history entry (partial or full), by
+                // cancellation_id, whether learnt here first or from the refund route's answer.
+                (PaymentStatus::Cancelled, Some(s @ ("paid" | "cancelled"))) => {
+                    let new =
+                        crate::refunds::record_cancellations(conn, &order_id, payment, method)
+                            .await?;
+                    Ok(if new.is_empty() && s == "cancelled" {
+                        Verdict::Duplicate
                     } else {
-                        payment.cancel_amount
+                        Verdict::Recorded("cancelled")
                     })
-                    .map_err(|e| {
-                        diesel::result::Error::DeserializationError(e.to_string().into())
-                    })?;
-                    let event = PaymentCancelled {
-                        imp_uid: payment.imp_uid.clone(),
-                        pay_method: method,
-                        cancelled_amount,
-                        cancelled_at,
-                        reason: payment.cancel_reason.clone(),
-                    };
-                    messaging::enqueue(
-                        conn,
-                        SCHEMA,
-                        &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
-                    )
-                    .await?;
-                    Ok(Verdict::Recorded("cancelled"))
                 }
                 // A barcode cancelled at PortOne before anyone paid it: it is void.
                 (PaymentStatus::Cancelled, Some(s @ ("ready" | "voiding"))) => {

@@ -226,6 +226,11 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     if expires_at <= now {
         return body::refuse("expired_at은 현재 시각 이후여야 합니다.");
     }
+    tri!(crate::refunds::check_prepared(
+        &sandbox,
+        &request.merchant_uid,
+        request.amount
+    ));
     let mut state = sandbox.state();
     if state.payments.values().any(|p| {
         p.payment.merchant_uid == request.merchant_uid && p.payment.status == PaymentStatus::Paid

@@ -15,6 +15,7 @@ pub mod controls;
 pub mod faults;
 pub mod lookups;
 pub mod outbound;
+pub mod refunds;
 pub mod startup;
 pub mod state;
 

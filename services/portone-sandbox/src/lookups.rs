@@ -13,13 +13,13 @@ use portone::{
 };
 use std::cmp::Ordering;
 
-fn bad(message: impl Into<String>) -> HttpResponse {
+pub(crate) fn bad(message: impl Into<String>) -> HttpResponse {
     body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
 }
 
 use body::query_param as param;
 
-fn int_param(req: &HttpRequest, name: &str) -> Result<Option<i64>, HttpResponse> {
+pub(crate) fn int_param(req: &HttpRequest, name: &str) -> Result<Option<i64>, HttpResponse> {
     match param(req, name) {
         None => Ok(None),
         Some(v) => v
@@ -29,7 +29,7 @@ fn int_param(req: &HttpRequest, name: &str) -> Result<Option<i64>, HttpResponse>
     }
 }
 
-fn sorting_param(req: &HttpRequest) -> Result<PaymentSorting, HttpResponse> {
+pub(crate) fn sorting_param(req: &HttpRequest) -> Result<PaymentSorting, HttpResponse> {
     match param(req, "sorting") {
         None => Ok(PaymentSorting::default()),
         Some(s) => PaymentSorting::parse(&s).ok_or_else(|| {
@@ -59,7 +59,7 @@ fn updated_time(p: &Payment) -> i64 {
 }
 
 /// A total order (ties by creation), so that pages neither repeat nor skip a payment.
-fn compare(sorting: PaymentSorting, a: &StoredPayment, b: &StoredPayment) -> Ordering {
+pub(crate) fn compare(sorting: PaymentSorting, a: &StoredPayment, b: &StoredPayment) -> Ordering {
     let key = |p: &StoredPayment| match sorting {
         PaymentSorting::StartedDesc | PaymentSorting::StartedAsc => {
             p.payment.started_at.unwrap_or(0)

@@ -2,7 +2,7 @@
 //! operator routes, on a listener bound first (tests ask for port 0).
 
 use crate::state::{Sandbox, SandboxOptions};
-use crate::{api, controls, faults, lookups};
+use crate::{api, controls, faults, lookups, refunds};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
@@ -54,6 +54,26 @@ impl Application {
                 .route("/users/getToken", web::post().to(api::get_token))
                 .route("/cvs", web::post().to(api::issue_cvs))
                 .route("/cvs/{imp_uid}", web::delete().to(api::revoke_cvs))
+                // Before `/payments/{imp_uid}`, which would otherwise take these paths.
+                .route("/payments/cancel", web::post().to(refunds::cancel_payment))
+                .service(
+                    web::resource("/payments/prepare")
+                        .route(web::post().to(refunds::prepare))
+                        .route(web::put().to(refunds::edit_prepare)),
+                )
+                .route("/payments", web::get().to(refunds::get_payments))
+                .route(
+                    "/payments/prepare/{merchant_uid}",
+                    web::get().to(refunds::get_prepared),
+                )
+                .route(
+                    "/payments/findAll/{merchant_uid}",
+                    web::get().to(refunds::find_all_any_status),
+                )
+                .route(
+                    "/payments/findAll/{merchant_uid}/{payment_status}",
+                    web::get().to(refunds::find_all_by_status),
+                )
                 .service(
                     web::resource("/payments/{imp_uid}")
                         .wrap(from_fn(faults::get_payment_gate))
@@ -105,6 +125,8 @@ impl Application {
                         .route("/stats", web::get().to(controls::stats))
                         .route("/payments", web::post().to(controls::seed_payments_at))
                         .route("/faults", web::get().to(faults::faults))
+                        .route("/faults/cancel", web::get().to(refunds::cancel_faults))
+                        .route("/faults/cancel", web::post().to(refunds::set_cancel_fault))
                         .route("/faults/notices", web::post().to(faults::set_notice_fault))
                         .route(
                             "/faults/get-payment",
@@ -181,9 +203,14 @@ impl utoipa::Modify for PortoneShapes {
             if !control && !portone {
                 continue;
             }
-            for op in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if portone {
                     // PortOne reads a missing body as missing fields: a `code` -1 refusal.
@@ -261,7 +288,10 @@ impl utoipa::Modify for PortoneShapes {
           controls::seed_payments, controls::seed_schedules,
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
-          faults::faults, faults::set_notice_fault, faults::set_read_fault),
+          faults::faults, faults::set_notice_fault, faults::set_read_fault,
+          refunds::cancel_payment, refunds::get_payments, refunds::find_all_any_status,
+          refunds::find_all_by_status, refunds::prepare, refunds::edit_prepare,
+          refunds::get_prepared, refunds::set_cancel_fault, refunds::cancel_faults),
     modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds, &TextWithoutNul),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),

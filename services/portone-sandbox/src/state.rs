@@ -110,6 +110,8 @@ pub struct Sandbox {
     pub http: reqwest::Client,
     /// Lost notices and failing reads, on demand (`/__sandbox/faults/…`).
     pub faults: crate::faults::Faults,
+    /// Prepared amounts, the cancel fault and the cancel counters.
+    pub refunds: crate::refunds::RefundState,
 }
 
 impl Sandbox {
@@ -128,6 +130,7 @@ impl Sandbox {
             get_token_calls: AtomicU64::new(0),
             http,
             faults: Default::default(),
+            refunds: Default::default(),
         })
     }
 

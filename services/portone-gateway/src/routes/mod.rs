@@ -1,6 +1,7 @@
 pub mod billing_keys;
 pub mod callbacks;
 pub mod payments;
+pub mod refunds;
 
 use actix_web::http::StatusCode;
 use platform::http::openapi::fields;

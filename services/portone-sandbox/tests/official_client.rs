@@ -1,0 +1,137 @@
+//! PortOne's official Python client, `iamport-rest-client` (PyPI), against the sandbox with only
+//! its base URL changed: token, look-ups by imp_uid and merchant_uid, cancels (partial, full,
+//! refused), prepared amounts and the billing-key calls. The script
+//! (tests/python/official_client.py) prints one JSON line per step; where the client itself is
+//! broken (`find_by_status` passes `params=` to a function that takes `payload`) the step says so
+//! and uses the client's own `_get`.
+//!
+//! The client comes from the venv `scripts/python-venv.sh` creates in the cargo target directory
+//! (`.ci/run` creates it before `cargo test --workspace`).
+
+mod support;
+
+use portone_sandbox::{SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Command;
+
+const CHANNEL_KEY: &str = "official-channel";
+
+/// `<target>/python-venv`, found from this test binary (`<target>/debug/deps/official_client-…`).
+fn venv_python() -> PathBuf {
+    let venv = match std::env::var("PAYBRIDGE_PYTHON_VENV") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => std::env::current_exe()
+            .expect("test binary path")
+            .ancestors()
+            .nth(3)
+            .expect("the test binary lives in <target>/debug/deps")
+            .join("python-venv"),
+    };
+    let python = venv.join("bin").join("python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/python-venv.sh (with the same CARGO_TARGET_DIR) to create the \
+         venv with the pinned iamport-rest-client",
+        python.display()
+    );
+    python
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_official_python_client_works_against_the_sandbox_unchanged() {
+    let python = venv_python();
+    let sandbox = support::spawn_with(SandboxOptions {
+        channel_key: Some(CHANNEL_KEY.into()),
+        ..SandboxOptions::default()
+    })
+    .await;
+    // A paid barcode payment to look up and cancel.
+    let client = sandbox.client();
+    let issued = client
+        .issue_cvs(&portone::CvsIssueRequest::new(
+            CHANNEL_KEY,
+            "official-order-1",
+            rust_decimal::Decimal::from(15000),
+        ))
+        .await
+        .unwrap();
+    let (status, _) = sandbox
+        .control(&format!("/cvs/{}/pay", issued.imp_uid), json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/official_client.py");
+    let url = sandbox.url.clone();
+    let imp_uid = issued.imp_uid.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .args([
+                url.as_str(),
+                DEFAULT_IMP_KEY,
+                DEFAULT_IMP_SECRET,
+                CHANNEL_KEY,
+                imp_uid.as_str(),
+                "official-order-1",
+            ])
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .expect("python starts")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let report = format!(
+        "status: {}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{report}");
+    let steps: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("step").is_some())
+        .collect();
+    for name in [
+        "token",
+        "find_by_imp_uid",
+        "find_by_merchant_uid",
+        "is_paid",
+        "find_by_status",
+        "cancel_partial",
+        "cancel_refused_over_balance",
+        "cancel_refused_checksum",
+        "cancel_full",
+        "cancel_refused_already_cancelled",
+        "prepare",
+        "prepare_validate",
+        "customer_create",
+        "customer_get",
+        "customer_delete",
+        "pay_again",
+    ] {
+        let step = steps
+            .iter()
+            .find(|s| s["step"] == name)
+            .unwrap_or_else(|| panic!("step {name} did not run\n{report}"));
+        assert_eq!(step["ok"], true, "{name}: {step}\n{report}");
+    }
+    let by_status = steps
+        .iter()
+        .find(|s| s["step"] == "find_by_status")
+        .unwrap();
+    assert!(
+        by_status["client_bug"].is_string(),
+        "the client's find_by_status bug is named: {by_status}"
+    );
+    // What the client did is what the sandbox holds.
+    let payment = client.get_payment(&issued.imp_uid).await.unwrap();
+    assert_eq!(payment.status, portone::PaymentStatus::Cancelled);
+    assert_eq!(payment.cancel_history.len(), 2);
+    let prepared = client
+        .get_prepared_payment("official-prepared-1")
+        .await
+        .unwrap();
+    assert_eq!(prepared.amount, rust_decimal::Decimal::from(12000));
+}
