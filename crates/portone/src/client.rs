@@ -458,7 +458,7 @@ impl PortOneClient {
 
     // ---- plumbing -----------------------------------------------------------------------
 
-    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, PortOneError> {
+    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, PortOneError> {
         let mut url = self.inner.base.clone();
         {
             let mut path = url
@@ -534,7 +534,7 @@ impl PortOneClient {
 
     /// An authenticated call: takes the cached token, refreshes it once and repeats the call once
     /// on a 401, and retries reads on transport errors and 5xx.
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
@@ -590,11 +590,11 @@ impl PortOneClient {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, PortOneError> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, PortOneError> {
     serde_json::to_vec(value).map_err(|e| PortOneError::InvalidRequest(e.to_string()))
 }
 
-fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str, PortOneError> {
+pub(crate) fn non_empty<'a>(name: &str, value: &'a str) -> Result<&'a str, PortOneError> {
     if value.trim().is_empty() {
         Err(PortOneError::InvalidRequest(format!(
             "{name} must not be empty"
@@ -615,7 +615,7 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-fn required<T>((status, envelope): (StatusCode, Envelope<T>)) -> Result<T, PortOneError> {
+pub(crate) fn required<T>((status, envelope): (StatusCode, Envelope<T>)) -> Result<T, PortOneError> {
     envelope
         .response
         .ok_or_else(|| PortOneError::Decode(format!("HTTP {status} with code 0 but no `response`")))

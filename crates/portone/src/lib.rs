@@ -19,8 +19,10 @@ pub mod amount;
 mod client;
 mod error;
 pub mod lenient;
+pub mod subscribe;
 mod token;
 pub mod types;
+pub mod vbank;
 pub mod webhook;
 
 pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
@@ -30,3 +32,5 @@ pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM
 
 /// PortOne's production host.
 pub const PRODUCTION_BASE_URL: &str = "https://api.iamport.kr";
+pub use subscribe::{AgainRequest, OnetimeRequest, ScheduleEntry, ScheduleRequest, UnscheduleRequest};
+pub use vbank::{VbankIssueRequest, VbankModifyRequest};

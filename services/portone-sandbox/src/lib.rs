@@ -17,5 +17,7 @@ pub mod lookups;
 pub mod outbound;
 pub mod startup;
 pub mod state;
+pub mod subscribe;
+pub mod vbanks;
 
 pub use state::{Sandbox, SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};

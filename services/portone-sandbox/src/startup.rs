@@ -2,7 +2,7 @@
 //! operator routes, on a listener bound first (tests ask for port 0).
 
 use crate::state::{Sandbox, SandboxOptions};
-use crate::{api, controls, faults, lookups};
+use crate::{api, controls, faults, lookups, subscribe, vbanks};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
@@ -38,6 +38,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let body_limit = settings.http.max_body_bytes;
         let ops = http::OpsRoutes::new(ApiDoc::openapi());
+        let scheduler = tokio::spawn(subscribe::run_due(sandbox.clone(), shutdown.child_token()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::BodyLimit::with_reply(
@@ -71,6 +72,7 @@ impl Application {
                     "/payments/find/{merchant_uid}/{payment_status}",
                     web::get().to(lookups::find_by_merchant_uid_and_status),
                 )
+                .configure(billing_routes)
                 .route("/subscribe/customers", web::get().to(api::get_customers))
                 .route(
                     "/subscribe/customers/{customer_uid}",
@@ -128,8 +130,43 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "portone-sandbox listening");
-        Ok(Running::new(port, server, shutdown, Vec::new()))
+        Ok(Running::new(port, server, shutdown, vec![scheduler]))
     }
+}
+
+/// Charges, schedules and virtual accounts (PortOne's routes and their controls).
+fn billing_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/subscribe/payments/again", web::post().to(subscribe::again))
+        .route("/subscribe/payments/onetime", web::post().to(subscribe::onetime))
+        .route("/subscribe/payments/schedule", web::post().to(subscribe::schedule))
+        .route("/subscribe/payments/unschedule", web::post().to(subscribe::unschedule))
+        .route(
+            "/subscribe/payments/schedule/customers/{customer_uid}",
+            web::get().to(subscribe::customer_schedules),
+        )
+        .route(
+            "/subscribe/payments/schedule/{merchant_uid}",
+            web::get().to(subscribe::get_schedule),
+        )
+        .route("/vbanks", web::post().to(vbanks::issue))
+        .route("/vbanks/{imp_uid}", web::put().to(vbanks::modify))
+        .route("/vbanks/{imp_uid}", web::delete().to(vbanks::revoke))
+        .route(
+            "/__sandbox/vbanks/{imp_uid}/deposit",
+            web::post().to(vbanks::deposit),
+        )
+        .route(
+            "/__sandbox/subscribe/schedules/{merchant_uid}/run",
+            web::post().to(subscribe::run_now),
+        )
+        .route(
+            "/__sandbox/subscribe/customers/{customer_uid}/decline",
+            web::post().to(subscribe::decline),
+        )
+        .route(
+            "/__sandbox/faults/charges",
+            web::post().to(subscribe::set_charge_fault),
+        );
 }
 
 /// Declares PortOne's token header in the document.
@@ -181,7 +218,7 @@ impl utoipa::Modify for PortoneShapes {
             if !control && !portone {
                 continue;
             }
-            for op in [&mut item.get, &mut item.post, &mut item.delete]
+            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete]
                 .into_iter()
                 .flatten()
             {
@@ -251,7 +288,11 @@ impl utoipa::Modify for PortoneShapes {
           controls::seed_payments, controls::seed_schedules,
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
-          faults::faults, faults::set_notice_fault, faults::set_read_fault),
+          faults::faults, faults::set_notice_fault, faults::set_read_fault,
+          subscribe::again, subscribe::onetime, subscribe::schedule, subscribe::unschedule,
+          subscribe::get_schedule, subscribe::customer_schedules, subscribe::run_now,
+          subscribe::decline, subscribe::set_charge_fault,
+          vbanks::issue, vbanks::modify, vbanks::revoke, vbanks::deposit),
     modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
