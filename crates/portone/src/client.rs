@@ -458,7 +458,11 @@ impl PortOneClient {
 
     // ---- plumbing -----------------------------------------------------------------------
 
-    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Result<Url, PortOneError> {
+    pub(crate) fn url(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Url, PortOneError> {
         let mut url = self.inner.base.clone();
         {
             let mut path = url
@@ -615,7 +619,9 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-pub(crate) fn required<T>((status, envelope): (StatusCode, Envelope<T>)) -> Result<T, PortOneError> {
+pub(crate) fn required<T>(
+    (status, envelope): (StatusCode, Envelope<T>),
+) -> Result<T, PortOneError> {
     envelope
         .response
         .ok_or_else(|| PortOneError::Decode(format!("HTTP {status} with code 0 but no `response`")))

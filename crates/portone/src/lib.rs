@@ -32,5 +32,7 @@ pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM
 
 /// PortOne's production host.
 pub const PRODUCTION_BASE_URL: &str = "https://api.iamport.kr";
-pub use subscribe::{AgainRequest, OnetimeRequest, ScheduleEntry, ScheduleRequest, UnscheduleRequest};
+pub use subscribe::{
+    AgainRequest, OnetimeRequest, ScheduleEntry, ScheduleRequest, UnscheduleRequest,
+};
 pub use vbank::{VbankIssueRequest, VbankModifyRequest};

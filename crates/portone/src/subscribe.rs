@@ -188,7 +188,10 @@ impl PortOneClient {
         non_empty("customer_uid", &request.customer_uid)?;
         non_empty("merchant_uid", &request.merchant_uid)?;
         let url = self.url(&["subscribe", "payments", "again"], &[])?;
-        required(self.call(Method::POST, url, Some(to_json(request)?)).await?)
+        required(
+            self.call(Method::POST, url, Some(to_json(request)?))
+                .await?,
+        )
     }
 
     /// `POST /subscribe/payments/onetime`: charges card data. Never retried; the card data is
@@ -196,14 +199,20 @@ impl PortOneClient {
     pub async fn pay_onetime(&self, request: &OnetimeRequest) -> Result<Payment, PortOneError> {
         non_empty("merchant_uid", &request.merchant_uid)?;
         let url = self.url(&["subscribe", "payments", "onetime"], &[])?;
-        required(self.call(Method::POST, url, Some(to_json(request)?)).await?)
+        required(
+            self.call(Method::POST, url, Some(to_json(request)?))
+                .await?,
+        )
     }
 
     /// `POST /subscribe/payments/schedule`: books the charges; answers with what was booked.
     pub async fn schedule(&self, request: &ScheduleRequest) -> Result<Vec<Schedule>, PortOneError> {
         non_empty("customer_uid", &request.customer_uid)?;
         let url = self.url(&["subscribe", "payments", "schedule"], &[])?;
-        required(self.call(Method::POST, url, Some(to_json(request)?)).await?)
+        required(
+            self.call(Method::POST, url, Some(to_json(request)?))
+                .await?,
+        )
     }
 
     /// `POST /subscribe/payments/unschedule`: revokes booked charges; answers with the revoked ones.
@@ -213,7 +222,10 @@ impl PortOneClient {
     ) -> Result<Vec<Schedule>, PortOneError> {
         non_empty("customer_uid", &request.customer_uid)?;
         let url = self.url(&["subscribe", "payments", "unschedule"], &[])?;
-        required(self.call(Method::POST, url, Some(to_json(request)?)).await?)
+        required(
+            self.call(Method::POST, url, Some(to_json(request)?))
+                .await?,
+        )
     }
 
     /// `GET /subscribe/payments/schedule/{merchant_uid}`. [`PortOneError::NotFound`] when no

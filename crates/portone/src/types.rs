@@ -468,7 +468,10 @@ pub(crate) fn expose<S: Serializer>(value: &Secret<String>, s: S) -> Result<S::O
     s.serialize_str(value.expose())
 }
 
-pub(crate) fn expose_opt<S: Serializer>(value: &Option<Secret<String>>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn expose_opt<S: Serializer>(
+    value: &Option<Secret<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) => s.serialize_str(v.expose()),
         None => s.serialize_none(),

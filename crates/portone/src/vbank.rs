@@ -78,7 +78,10 @@ impl PortOneClient {
     pub async fn issue_vbank(&self, request: &VbankIssueRequest) -> Result<Payment, PortOneError> {
         non_empty("merchant_uid", &request.merchant_uid)?;
         let url = self.url(&["vbanks"], &[])?;
-        required(self.call(Method::POST, url, Some(to_json(request)?)).await?)
+        required(
+            self.call(Method::POST, url, Some(to_json(request)?))
+                .await?,
+        )
     }
 
     /// `PUT /vbanks/{imp_uid}`: changes the amount or deadline of an account not yet paid into.

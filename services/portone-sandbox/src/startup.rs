@@ -136,37 +136,49 @@ impl Application {
 
 /// Charges, schedules and virtual accounts (PortOne's routes and their controls).
 fn billing_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/subscribe/payments/again", web::post().to(subscribe::again))
-        .route("/subscribe/payments/onetime", web::post().to(subscribe::onetime))
-        .route("/subscribe/payments/schedule", web::post().to(subscribe::schedule))
-        .route("/subscribe/payments/unschedule", web::post().to(subscribe::unschedule))
-        .route(
-            "/subscribe/payments/schedule/customers/{customer_uid}",
-            web::get().to(subscribe::customer_schedules),
-        )
-        .route(
-            "/subscribe/payments/schedule/{merchant_uid}",
-            web::get().to(subscribe::get_schedule),
-        )
-        .route("/vbanks", web::post().to(vbanks::issue))
-        .route("/vbanks/{imp_uid}", web::put().to(vbanks::modify))
-        .route("/vbanks/{imp_uid}", web::delete().to(vbanks::revoke))
-        .route(
-            "/__sandbox/vbanks/{imp_uid}/deposit",
-            web::post().to(vbanks::deposit),
-        )
-        .route(
-            "/__sandbox/subscribe/schedules/{merchant_uid}/run",
-            web::post().to(subscribe::run_now),
-        )
-        .route(
-            "/__sandbox/subscribe/customers/{customer_uid}/decline",
-            web::post().to(subscribe::decline),
-        )
-        .route(
-            "/__sandbox/faults/charges",
-            web::post().to(subscribe::set_charge_fault),
-        );
+    cfg.route(
+        "/subscribe/payments/again",
+        web::post().to(subscribe::again),
+    )
+    .route(
+        "/subscribe/payments/onetime",
+        web::post().to(subscribe::onetime),
+    )
+    .route(
+        "/subscribe/payments/schedule",
+        web::post().to(subscribe::schedule),
+    )
+    .route(
+        "/subscribe/payments/unschedule",
+        web::post().to(subscribe::unschedule),
+    )
+    .route(
+        "/subscribe/payments/schedule/customers/{customer_uid}",
+        web::get().to(subscribe::customer_schedules),
+    )
+    .route(
+        "/subscribe/payments/schedule/{merchant_uid}",
+        web::get().to(subscribe::get_schedule),
+    )
+    .route("/vbanks", web::post().to(vbanks::issue))
+    .route("/vbanks/{imp_uid}", web::put().to(vbanks::modify))
+    .route("/vbanks/{imp_uid}", web::delete().to(vbanks::revoke))
+    .route(
+        "/__sandbox/vbanks/{imp_uid}/deposit",
+        web::post().to(vbanks::deposit),
+    )
+    .route(
+        "/__sandbox/subscribe/schedules/{merchant_uid}/run",
+        web::post().to(subscribe::run_now),
+    )
+    .route(
+        "/__sandbox/subscribe/customers/{customer_uid}/decline",
+        web::post().to(subscribe::decline),
+    )
+    .route(
+        "/__sandbox/faults/charges",
+        web::post().to(subscribe::set_charge_fault),
+    );
 }
 
 /// Declares PortOne's token header in the document.
@@ -218,9 +230,14 @@ impl utoipa::Modify for PortoneShapes {
             if !control && !portone {
                 continue;
             }
-            for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 if portone {
                     // PortOne reads a missing body as missing fields: a `code` -1 refusal.

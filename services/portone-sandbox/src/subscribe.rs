@@ -100,7 +100,11 @@ struct Charge<'a> {
 /// refuses it. The caller holds the state lock.
 fn charge(state: &mut State, customer: &Customer, charge: Charge<'_>) -> Payment {
     let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
-    let mut payment = new_payment(imp_uid.clone(), charge.merchant_uid.to_owned(), charge.amount);
+    let mut payment = new_payment(
+        imp_uid.clone(),
+        charge.merchant_uid.to_owned(),
+        charge.amount,
+    );
     let now = now_unix();
     payment.pay_method = Some("card".into());
     payment.pg_provider = Some(customer.pg_provider.clone());
@@ -524,8 +528,7 @@ pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox
     for s in state.schedules.iter_mut() {
         let mine = s.customer_uid.as_deref() == Some(request.customer_uid.as_str());
         let named = request.merchant_uid.is_empty()
-            || s
-                .merchant_uid
+            || s.merchant_uid
                 .as_ref()
                 .is_some_and(|m| request.merchant_uid.contains(m));
         if mine && named && s.schedule_status == Some(ScheduleStatus::Scheduled) {
@@ -628,7 +631,11 @@ fn execute(state: &mut State, merchant_uid: &str) -> Option<(Payment, Vec<String
         other => {
             // The billing key was deleted (or the merchant_uid paid meanwhile): a failed payment.
             let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
-            let mut p = new_payment(imp_uid.clone(), merchant_uid.to_owned(), s.amount.unwrap_or_default());
+            let mut p = new_payment(
+                imp_uid.clone(),
+                merchant_uid.to_owned(),
+                s.amount.unwrap_or_default(),
+            );
             p.pay_method = Some("card".into());
             p.status = PaymentStatus::Failed;
             p.failed_at = Some(now);

@@ -11,8 +11,7 @@ use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use common::ImpUid;
 use portone::{
-    Envelope, Payment, PaymentStatus, VbankIssueRequest, VbankModifyRequest,
-    WebhookNotice,
+    Envelope, Payment, PaymentStatus, VbankIssueRequest, VbankModifyRequest, WebhookNotice,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -92,7 +91,11 @@ pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
         return body::refuse("이미 결제가 이뤄진 merchant_uid로는 가상계좌를 발급할 수 없습니다.");
     }
     let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
-    let mut payment = new_payment(imp_uid.clone(), request.merchant_uid.clone(), request.amount);
+    let mut payment = new_payment(
+        imp_uid.clone(),
+        request.merchant_uid.clone(),
+        request.amount,
+    );
     payment.pay_method = Some("vbank".into());
     payment.pg_provider = Some("nice".into());
     payment.pg_id = Some("iamport00m".into());
@@ -173,7 +176,10 @@ pub async fn modify(
         Ok(r) => r,
         Err(e) => return bad(&format!("요청 파라미터가 올바르지 않습니다: {e}")),
     };
-    if request.amount.is_some_and(|a| a <= Decimal::ZERO || !a.fract().is_zero()) {
+    if request
+        .amount
+        .is_some_and(|a| a <= Decimal::ZERO || !a.fract().is_zero())
+    {
         return bad("amount는 0보다 큰 정수여야 합니다.");
     }
     if request.vbank_due.is_some_and(|d| d <= now_unix()) {

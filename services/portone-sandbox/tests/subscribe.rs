@@ -111,7 +111,10 @@ async fn again_charges_a_live_billing_key_and_refuses_what_portone_refuses() {
     assert!(!body.to_string().contains("5678"), "no card digits: {body}");
 
     // A merchant_uid already paid: refused, and nothing charged.
-    let err = client.pay_again(&again("cust_a", "ord-1")).await.unwrap_err();
+    let err = client
+        .pay_again(&again("cust_a", "ord-1"))
+        .await
+        .unwrap_err();
     assert!(refused(&err), "{err:?}");
     assert!(err.message().unwrap().contains("merchant_uid"), "{err:?}");
     // An unknown billing key: PortOne's code -1 on HTTP 200.
@@ -137,7 +140,10 @@ async fn again_charges_a_live_billing_key_and_refuses_what_portone_refuses() {
         .delete_billing_key("cust_a", &BillingKeyDeleteParams::default())
         .await
         .unwrap();
-    let err = client.pay_again(&again("cust_a", "ord-2")).await.unwrap_err();
+    let err = client
+        .pay_again(&again("cust_a", "ord-2"))
+        .await
+        .unwrap_err();
     assert!(refused(&err), "{err:?}");
     // As form, as PortOne takes it too.
     key(&client, "cust_b").await;
@@ -217,7 +223,10 @@ async fn a_lost_answer_leaves_the_charge_made_and_findable() {
         )
         .await;
     assert_eq!(status, 200);
-    let err = client.pay_again(&again("cust_t", "ord-t")).await.unwrap_err();
+    let err = client
+        .pay_again(&again("cust_t", "ord-t"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, PortOneError::Timeout(_)), "{err:?}");
     let found = client
         .find_payment("ord-t", Some(PaymentStatus::Paid))
@@ -228,7 +237,10 @@ async fn a_lost_answer_leaves_the_charge_made_and_findable() {
     sandbox
         .control("/faults/charges", json!({"mode": "5xx", "count": 1}))
         .await;
-    let err = client.pay_again(&again("cust_t", "ord-u")).await.unwrap_err();
+    let err = client
+        .pay_again(&again("cust_t", "ord-u"))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(500), "{err:?}");
     assert!(client.find_payment("ord-u", None).await.is_ok());
     // The fault was for one charge: the next is answered.
@@ -349,7 +361,11 @@ async fn schedules_are_booked_looked_up_and_revoked() {
     let mut query = ScheduleQuery::new(at - 10, at + 3600);
     query.schedule_status = Some(ScheduleStatus::Scheduled);
     assert_eq!(
-        client.customer_schedules("cust_s", &query).await.unwrap().len(),
+        client
+            .customer_schedules("cust_s", &query)
+            .await
+            .unwrap()
+            .len(),
         2
     );
 
@@ -358,7 +374,10 @@ async fn schedules_are_booked_looked_up_and_revoked() {
         ("cust_s", vec![entry("sch-1", at, None)]),
         ("cust_s", vec![entry("sch-3", now() - 10, None)]),
         ("ghost", vec![entry("sch-3", at, None)]),
-        ("cust_s", vec![entry("sch-3", at, None), entry("sch-3", at, None)]),
+        (
+            "cust_s",
+            vec![entry("sch-3", at, None), entry("sch-3", at, None)],
+        ),
         ("cust_s", vec![]),
     ] {
         let err = client
@@ -446,7 +465,10 @@ async fn a_schedule_runs_when_its_time_comes_or_on_demand_with_or_without_its_no
     let imp_uid = ran.imp_uid.clone().unwrap();
     let payment = client.get_payment(&imp_uid).await.unwrap();
     assert_eq!(payment.merchant_uid, "run-1");
-    assert_eq!(payment.customer_uid_usage.as_deref(), Some("payment.scheduled"));
+    assert_eq!(
+        payment.customer_uid_usage.as_deref(),
+        Some("payment.scheduled")
+    );
     assert!(
         testkit::eventually(Duration::from_secs(5), || async {
             merchant
@@ -523,13 +545,19 @@ async fn the_routes_and_controls_are_in_the_openapi_document() {
         ("/subscribe/payments/schedule", "post"),
         ("/subscribe/payments/unschedule", "post"),
         ("/subscribe/payments/schedule/{merchant_uid}", "get"),
-        ("/subscribe/payments/schedule/customers/{customer_uid}", "get"),
+        (
+            "/subscribe/payments/schedule/customers/{customer_uid}",
+            "get",
+        ),
         ("/vbanks", "post"),
         ("/vbanks/{imp_uid}", "put"),
         ("/vbanks/{imp_uid}", "delete"),
         ("/__sandbox/vbanks/{imp_uid}/deposit", "post"),
         ("/__sandbox/subscribe/schedules/{merchant_uid}/run", "post"),
-        ("/__sandbox/subscribe/customers/{customer_uid}/decline", "post"),
+        (
+            "/__sandbox/subscribe/customers/{customer_uid}/decline",
+            "post",
+        ),
         ("/__sandbox/faults/charges", "post"),
     ] {
         assert!(

@@ -101,8 +101,14 @@ async fn a_virtual_account_is_issued_modified_and_paid_into_with_its_notice() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(400), "{err:?}");
-    let err = client.issue_vbank(&request("vb-1", vec![])).await.unwrap_err();
-    assert!(matches!(err, PortOneError::Business { status: 200, .. }), "{err:?}");
+    let err = client
+        .issue_vbank(&request("vb-1", vec![]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, PortOneError::Business { status: 200, .. }),
+        "{err:?}"
+    );
     let (status, _) = sandbox
         .control(&format!("/vbanks/{}/deposit", issued.imp_uid), json!({}))
         .await;
@@ -122,7 +128,13 @@ async fn portone_refuses_what_it_refuses() {
         let url = format!("{}/vbanks", sandbox.url);
         let token = token.clone();
         async move {
-            let res = http.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            let res = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             let status = res.status().as_u16();
             (status, res.json::<Value>().await.unwrap())
         }
@@ -174,7 +186,10 @@ async fn a_voided_account_takes_no_deposit_and_a_lost_notice_reaches_nobody() {
     let merchant = support::merchant().await;
     let client = sandbox.client();
     let notice = vec![format!("{}/notice", merchant.url)];
-    let voided = client.issue_vbank(&request("vb-2", notice.clone())).await.unwrap();
+    let voided = client
+        .issue_vbank(&request("vb-2", notice.clone()))
+        .await
+        .unwrap();
     let revoked = client.revoke_vbank(&voided.imp_uid).await.unwrap();
     assert_eq!(revoked.status, PaymentStatus::Cancelled);
     assert!(revoked.cancelled_at.unwrap() > 0);
@@ -186,7 +201,10 @@ async fn a_voided_account_takes_no_deposit_and_a_lost_notice_reaches_nobody() {
     assert_eq!(err.status(), Some(400));
 
     // Deposited without the notice, then with the notice lost on the way.
-    let quiet = client.issue_vbank(&request("vb-3", notice.clone())).await.unwrap();
+    let quiet = client
+        .issue_vbank(&request("vb-3", notice.clone()))
+        .await
+        .unwrap();
     let (status, answer) = sandbox
         .control(
             &format!("/vbanks/{}/deposit", quiet.imp_uid),
