@@ -9,6 +9,7 @@ diesel::table! {
         buyer_email -> Nullable<Text>,
         buyer_cellphone -> Nullable<Text>,
         updated_at -> Timestamptz,
+        deposit_deadline -> Nullable<Timestamptz>,
     }
 }
 
@@ -29,6 +30,7 @@ diesel::table! {
         void_attempts -> Int4,
         next_void_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        vbank_num -> Nullable<Text>,
     }
 }
 
@@ -46,5 +48,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    portone_gateway.charges (order_id) {
+        order_id -> Text,
+        kind -> Text,
+        customer_uid -> Text,
+        status -> Text,
+        amount -> Numeric,
+        schedule_at -> Nullable<Timestamptz>,
+        imp_uid -> Nullable<Text>,
+        fail_reason -> Nullable<Text>,
+        claimed_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        unschedule_reason -> Nullable<Text>,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(payments -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks);
+diesel::joinable!(charges -> orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks, charges);

@@ -1,7 +1,7 @@
 //! Builds and runs portone-gateway: migrations, pool, PortOne client, order-view consumer,
 //! voider, outbox relay, HTTP server.
 
-use crate::routes::{billing_keys, callbacks, payments};
+use crate::routes::{billing_keys, callbacks, charges, payments, vbank};
 use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
@@ -137,6 +137,7 @@ impl Application {
                             "/orders/{order_id}/cvs",
                             web::delete().to(payments::void_cvs),
                         )
+                        .configure(billing_routes)
                         .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
                         .route("/billing-keys", web::get().to(billing_keys::list))
                         .route(
@@ -172,14 +173,33 @@ impl Application {
     }
 }
 
+/// Billing-key charges, schedules and virtual accounts (under `/v1`).
+fn billing_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/orders/{order_id}/billing-key-payment",
+        web::post().to(charges::charge),
+    )
+    .route(
+        "/orders/{order_id}/schedule",
+        web::post().to(charges::schedule),
+    )
+    .route(
+        "/orders/{order_id}/schedule",
+        web::delete().to(charges::unschedule),
+    )
+    .route("/orders/{order_id}/vbank", web::post().to(vbank::issue))
+    .route("/orders/{order_id}/vbank", web::delete().to(vbank::void));
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, payments, billing keys, webhooks."),
+    info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, virtual accounts, billing-key charges and schedules, payments, billing keys, webhooks."),
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
-          callbacks::cvs_confirm, callbacks::webhook),
+          callbacks::cvs_confirm, callbacks::webhook,
+          charges::charge, charges::schedule, charges::unschedule, vbank::issue, vbank::void),
     modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody),
-    tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
+    tags((name = "payments", description = "Barcodes, virtual accounts, billing-key charges and schedules, payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
          (name = "operations", description = "Health, metrics, docs"))

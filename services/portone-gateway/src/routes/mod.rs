@@ -1,6 +1,8 @@
 pub mod billing_keys;
 pub mod callbacks;
+pub mod charges;
 pub mod payments;
+pub mod vbank;
 
 use actix_web::http::StatusCode;
 use platform::http::openapi::fields;
