@@ -203,7 +203,7 @@ fn unknown_customer() -> HttpResponse {
 /// Charges a billing key now. `code` 0 with a `paid` payment, or with a `failed` one (the card
 /// company refused: `fail_reason`); `code` -1 for an unknown or deleted billing key or a
 /// merchant_uid already paid.
-#[utoipa::path(post, path = "/subscribe/payments/again", tag = "portone",
+#[utoipa::path(post, path = "/subscribe/payments/again", tag = "portone", operation_id = "again",
     request_body(content = AgainRequest, description = "JSON or application/x-www-form-urlencoded"),
     security(("portone_token" = [])),
     responses((status = 200, description = "Charged (`paid`) or refused by the card company (`failed`); or `code` -1 (unknown customer_uid, merchant_uid already paid, ...)", body = Envelope<Payment>),
@@ -272,7 +272,7 @@ pub async fn again(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
 
 /// Charges card data without a billing key; with `customer_uid`, the card is kept as that
 /// billing key too (masked: never the number, expiry, birth or password).
-#[utoipa::path(post, path = "/subscribe/payments/onetime", tag = "portone",
+#[utoipa::path(post, path = "/subscribe/payments/onetime", tag = "portone", operation_id = "onetime",
     request_body(content = OnetimeRequest, description = "JSON or application/x-www-form-urlencoded"),
     security(("portone_token" = [])),
     responses((status = 200, description = "Charged (`paid`) or refused by the card company (`failed`); or `code` -1 (bad card data, merchant_uid already paid, ...)", body = Envelope<Payment>),
@@ -404,7 +404,7 @@ pub async fn onetime(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
 
 /// Books charges of a billing key. Each `schedule_at` must be in the future and each
 /// merchant_uid neither booked already nor paid.
-#[utoipa::path(post, path = "/subscribe/payments/schedule", tag = "portone",
+#[utoipa::path(post, path = "/subscribe/payments/schedule", tag = "portone", operation_id = "schedule",
     request_body(content = ScheduleRequest, description = "JSON (`schedules` is a list of objects)"),
     security(("portone_token" = [])),
     responses((status = 200, description = "Booked; or `code` -1 (unknown customer_uid, schedule_at past, merchant_uid booked or paid, ...)", body = Envelope<Vec<Schedule>>),
@@ -507,7 +507,7 @@ pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>)
 
 /// Revokes the billing key's booked charges (only those named in `merchant_uid` when given).
 /// Answers with the revoked ones; `code` 1 when none was still booked.
-#[utoipa::path(post, path = "/subscribe/payments/unschedule", tag = "portone",
+#[utoipa::path(post, path = "/subscribe/payments/unschedule", tag = "portone", operation_id = "unschedule",
     request_body(content = UnscheduleRequest, description = "JSON or application/x-www-form-urlencoded (`merchant_uid[]`)"),
     security(("portone_token" = [])),
     responses((status = 200, description = "Revoked; or `code` -1 (customer_uid missing) or 1 (nothing booked to revoke)", body = Envelope<Vec<Schedule>>),
@@ -550,7 +550,7 @@ pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox
 }
 
 /// The charge booked under a merchant_uid, whatever its status.
-#[utoipa::path(get, path = "/subscribe/payments/schedule/{merchant_uid}", tag = "portone",
+#[utoipa::path(get, path = "/subscribe/payments/schedule/{merchant_uid}", tag = "portone", operation_id = "getScheduleByMid",
     params(("merchant_uid" = String, Path)), security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Schedule>), (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Nothing booked under it", body = crate::body::ErrorEnvelope)))]
@@ -574,7 +574,7 @@ pub async fn get_schedule(
 
 /// The billing key's booked charges with `from <= schedule_at < to` (as
 /// `/subscribe/customers/{customer_uid}/schedules`).
-#[utoipa::path(get, path = "/subscribe/payments/schedule/customers/{customer_uid}", tag = "portone",
+#[utoipa::path(get, path = "/subscribe/payments/schedule/customers/{customer_uid}", tag = "portone", operation_id = "findSchedulesByCustomer",
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query),
            ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1"), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
     security(("portone_token" = [])),

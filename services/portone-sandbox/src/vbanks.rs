@@ -36,7 +36,7 @@ pub fn bank_name(code: &str) -> Option<&'static str> {
 
 /// Issues a virtual account: a payment in status `ready`, `pay_method` `vbank`, the account in
 /// `vbank_num`/`vbank_name`/`vbank_holder` and its deadline in `vbank_date`.
-#[utoipa::path(post, path = "/vbanks", tag = "portone",
+#[utoipa::path(post, path = "/vbanks", tag = "portone", operation_id = "createVbank",
     request_body(content = VbankIssueRequest, description = "JSON or application/x-www-form-urlencoded"),
     security(("portone_token" = [])),
     responses((status = 200, description = "Issued; or `code` -1 (missing channel_key or vbank_code, unknown bank, vbank_due past, merchant_uid already paid, ...)", body = Envelope<Payment>),
@@ -156,7 +156,7 @@ fn open_account<'a>(
 }
 
 /// Changes the amount or deadline of an account not yet paid into.
-#[utoipa::path(put, path = "/vbanks/{imp_uid}", tag = "portone", params(("imp_uid" = String, Path)),
+#[utoipa::path(put, path = "/vbanks/{imp_uid}", tag = "portone", params(("imp_uid" = String, Path)), operation_id = "modifyVbank",
     request_body(content = VbankModifyRequest, description = "JSON or application/x-www-form-urlencoded"),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Payment>),
@@ -201,7 +201,7 @@ pub async fn modify(
 }
 
 /// Voids an account not yet paid into: the payment becomes `cancelled`.
-#[utoipa::path(delete, path = "/vbanks/{imp_uid}", tag = "portone",
+#[utoipa::path(delete, path = "/vbanks/{imp_uid}", tag = "portone", operation_id = "revokeVbank",
     params(("imp_uid" = String, Path), ("pg_api_key" = Option<String>, Query, description = "KG이니시스 only; accepted and ignored")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Payment>),
