@@ -9,10 +9,14 @@
 //! deposit-confirmation run together and the payment flow is measured (confirmation batches,
 //! sustained confirmations, lag until `order.paid` is visible in order-query).
 //!
-//! It prints the figures and rewrites the "order-query" and "deposit-confirmation" sections of
-//! `docs/benchmarks.md`. It exits non-zero only on errors (a failed request, a wrong count), never
+//! Part "charges" (module `charges`): billing-key charges through portone-gateway against
+//! portone-sandbox, beside the same charges on the sandbox directly.
+//!
+//! It prints the figures and rewrites the "order-query", "deposit-confirmation" and charges
+//! sections of `docs/benchmarks.md`. It exits non-zero only on errors (a failed request, a wrong count), never
 //! on a missed target.
 
+mod charges;
 mod deposits;
 
 use anyhow::{anyhow, bail, Context};
@@ -49,7 +53,7 @@ and deposit-confirmation (confirmation batches, sustained confirmations, lag unt
 USAGE: paybridge-bench [OPTIONS]
 
 OPTIONS:
-  --only PART           run one part only: order-query or deposits (default: both, in that order)
+  --only PART           run one part only: order-query, deposits or charges (default: all, in that order)
   --seed-concurrency N  concurrent create requests while seeding (default 32)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
@@ -76,6 +80,10 @@ deposits (the part seeds as many orders as its measurements confirm):
   --lag-probe-rate N    diagnostic: the lag again, one order per request, for 5 s at this rate
                         (default 500; 0 skips it)
 
+charges:
+  --charges N           billing-key charges, on the sandbox alone and through the gateway (default 1000)
+  --charge-concurrency N  charges in flight at a time (default 8)
+
 Environment: BENCH_LOG=LEVEL prints the services' JSON logs at LEVEL (e.g. warn) to stdout.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
@@ -84,6 +92,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.
 enum Part {
     OrderQuery,
     Deposits,
+    Charges,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +114,8 @@ struct Args {
     lag_probe_rate: usize,
     auto_explain_ms: Option<u64>,
     docs: Option<PathBuf>,
+    charges: usize,
+    charge_concurrency: usize,
 }
 
 impl Args {
@@ -127,6 +138,8 @@ impl Args {
             lag_probe_rate: 500,
             auto_explain_ms: None,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
+            charges: 1000,
+            charge_concurrency: 8,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -137,7 +150,10 @@ impl Args {
                     args.only = Some(match value(&flag)?.as_str() {
                         "order-query" => Part::OrderQuery,
                         "deposits" | "deposit-confirmation" => Part::Deposits,
-                        other => bail!("--only wants order-query or deposits, got '{other}'"),
+                        "charges" => Part::Charges,
+                        other => {
+                            bail!("--only wants order-query, deposits or charges, got '{other}'")
+                        }
                     })
                 }
                 "--concurrency" => args.concurrency = positive(&flag, &value(&flag)?)?,
@@ -145,6 +161,10 @@ impl Args {
                 "--orders" => args.orders = positive(&flag, &value(&flag)?)?,
                 "--seed-concurrency" => args.seed_concurrency = positive(&flag, &value(&flag)?)?,
                 "--list-runs" => args.list_runs = positive(&flag, &value(&flag)?)?,
+                "--charges" => args.charges = positive(&flag, &value(&flag)?)?,
+                "--charge-concurrency" => {
+                    args.charge_concurrency = positive(&flag, &value(&flag)?)?
+                }
                 "--batches-100" => args.batches_100 = positive(&flag, &value(&flag)?)?,
                 "--batches-1000" => args.batches_1000 = positive(&flag, &value(&flag)?)?,
                 "--sustained-orders" => args.sustained_orders = positive(&flag, &value(&flag)?)?,
@@ -229,7 +249,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL on 127.0.0.1:5432 as postgres")?;
 
-    if args.only != Some(Part::Deposits) {
+    if args.only.is_none() || args.only == Some(Part::OrderQuery) {
         println!("== order-query ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             with_app(args, &db_url).await
@@ -242,7 +262,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    if args.only != Some(Part::OrderQuery) {
+    if args.only.is_none() || args.only == Some(Part::Deposits) {
         println!("\n== deposit-confirmation ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             deposits::run(args, &db_url).await
@@ -255,6 +275,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 "\nwrote the deposit-confirmation section of {}",
                 path.display()
             );
+        }
+    }
+
+    if args.only.is_none() || args.only == Some(Part::Charges) {
+        println!("\n== portone-gateway: billing-key charges ==");
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
+            charges::run(args, &db_url).await
+        })
+        .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, charges::HEADING, &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwrote the charges section of {}", path.display());
         }
     }
     Ok(())
