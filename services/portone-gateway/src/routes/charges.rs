@@ -32,7 +32,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct ChargeRequest {
     /// The billing key to charge.
-    #[schema(schema_with = platform::http::openapi::fields::opaque_id)]
+    #[schema(schema_with = platform::http::openapi::fields::customer_uid)]
     pub customer_uid: String,
 }
 
@@ -272,7 +272,7 @@ async fn find(
     request_body(content = ChargeRequest, content_type = "application/json"),
     responses((status = 201, description = "Charged: PortOne's payment, `paid`", body = Payment),
         (status = 200, description = "The order was paid by this charge already: the same payment; nothing charged", body = Payment),
-        (status = 400, description = "`malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_request` (a field missing, unknown or ill-typed), `invalid_customer_uid`", body = ErrorBody),
         (status = 402, description = "`payment_declined`: the card company refused (PortOne's `fail_reason` in the message); the order is unchanged and a retry is allowed", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
         (status = 409, description = "`order_not_awaiting` (paid another way, cancelled or expired), `charge_in_progress` (a concurrent request is charging it), `schedule_booked`", body = ErrorBody),
@@ -286,7 +286,7 @@ pub async fn charge(
 ) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&path).map_err(|_| order_not_found(&path))?;
     let customer_uid = CustomerUid::parse(&body.customer_uid)
-        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?
+        .map_err(|e| ApiError::bad_request("invalid_customer_uid", e.to_string()))?
         .to_string();
     let order = match claim(&pool, &id, &customer_uid, None).await?? {
         Claim::Charge(order) => order,
@@ -435,7 +435,7 @@ async fn refused(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
-    #[schema(schema_with = platform::http::openapi::fields::opaque_id)]
+    #[schema(schema_with = platform::http::openapi::fields::customer_uid)]
     pub customer_uid: String,
     /// When PortOne charges: unix seconds or RFC 3339, in the future.
     #[schema(schema_with = schedule_at_schema)]
@@ -457,7 +457,7 @@ fn schedule_at_schema() -> utoipa::openapi::schema::Schema {
     request_body(content = ScheduleBody, content_type = "application/json"),
     responses((status = 201, description = "Booked: PortOne's schedule", body = Schedule),
         (status = 200, description = "Booked already with this billing key and time", body = Schedule),
-        (status = 400, description = "`malformed_json`, `invalid_request` (`schedule_at` not in the future, ...)", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_request` (`schedule_at` not in the future, a field missing or unknown), `invalid_customer_uid`", body = ErrorBody),
         (status = 404, description = "`order_not_found`", body = ErrorBody),
         (status = 409, description = "`order_not_awaiting`, `schedule_exists` (another booking), `charge_in_progress`", body = ErrorBody),
         (status = 422, description = "`portone_refused` (unknown billing key, ...)", body = ErrorBody)))]
@@ -469,7 +469,7 @@ pub async fn schedule(
 ) -> Result<HttpResponse, ApiError> {
     let id = OrderId::parse(&path).map_err(|_| order_not_found(&path))?;
     let customer_uid = CustomerUid::parse(&body.customer_uid)
-        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?
+        .map_err(|e| ApiError::bad_request("invalid_customer_uid", e.to_string()))?
         .to_string();
     let at = parse_time(&body.schedule_at, "schedule_at")?;
     let mut conn = db::get(&pool).await?;
