@@ -1433,11 +1433,12 @@ const DOCS_INTRO: &str = "\
 Each section is written by a benchmark command and replaced whenever that command runs; do not edit
 the figures by hand.
 
-- `cargo build --release -p bench && target/release/paybridge-bench` writes both sections below, one part
+- `cargo build --release -p bench && target/release/paybridge-bench` writes the sections below, one part
   after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`)
   and \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
   `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
-  `--lag-probe-rate N`). `--only order-query` or `--only deposits` runs one part, `--no-docs` writes nothing,
+  `--lag-probe-rate N`), then \"portone-gateway: billing-key charges\" (flags `--charges N`, `--charge-concurrency N`).
+  `--only order-query`, `--only deposits` or `--only charges` runs one part, `--no-docs` writes nothing,
   `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
   127.0.0.1:5672; each part creates a database, an exchange and queues of its own and deletes them at the end.
 
