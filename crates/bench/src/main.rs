@@ -18,6 +18,7 @@
 
 mod charges;
 mod deposits;
+mod reconcile;
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
@@ -53,7 +54,8 @@ and deposit-confirmation (confirmation batches, sustained confirmations, lag unt
 USAGE: paybridge-bench [OPTIONS]
 
 OPTIONS:
-  --only PART           run one part only: order-query, deposits or charges (default: all, in that order)
+  --only PART           run one part only: order-query, deposits, reconcile or charges (default:
+                        all four, in that order)
   --seed-concurrency N  concurrent create requests while seeding (default 32)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
@@ -80,6 +82,10 @@ deposits (the part seeds as many orders as its measurements confirm):
   --lag-probe-rate N    diagnostic: the lag again, one order per request, for 5 s at this rate
                         (default 500; 0 skips it)
 
+reconcile (portone-gateway's reconciler with many unfinished barcodes):
+  --barcodes N          ready barcodes seeded (default 10000)
+  --reconcile-passes N  timed passes over all of them (default 5)
+
 charges:
   --charges N           billing-key charges, on the sandbox alone and through the gateway (default 1000)
   --charge-concurrency N  charges in flight at a time (default 8)
@@ -92,6 +98,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.
 enum Part {
     OrderQuery,
     Deposits,
+    Reconcile,
     Charges,
 }
 
@@ -114,6 +121,8 @@ struct Args {
     lag_probe_rate: usize,
     auto_explain_ms: Option<u64>,
     docs: Option<PathBuf>,
+    barcodes: usize,
+    reconcile_passes: usize,
     charges: usize,
     charge_concurrency: usize,
 }
@@ -138,6 +147,8 @@ impl Args {
             lag_probe_rate: 500,
             auto_explain_ms: None,
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
+            barcodes: 10_000,
+            reconcile_passes: 5,
             charges: 1000,
             charge_concurrency: 8,
         };
@@ -150,9 +161,10 @@ impl Args {
                     args.only = Some(match value(&flag)?.as_str() {
                         "order-query" => Part::OrderQuery,
                         "deposits" | "deposit-confirmation" => Part::Deposits,
+                        "reconcile" => Part::Reconcile,
                         "charges" => Part::Charges,
                         other => {
-                            bail!("--only wants order-query, deposits or charges, got '{other}'")
+                            bail!("--only wants order-query, deposits, reconcile or charges, got '{other}'")
                         }
                     })
                 }
@@ -182,6 +194,8 @@ impl Args {
                 "--auto-explain" => {
                     args.auto_explain_ms = Some(positive(&flag, &value(&flag)?)? as u64)
                 }
+                "--barcodes" => args.barcodes = positive(&flag, &value(&flag)?)?,
+                "--reconcile-passes" => args.reconcile_passes = positive(&flag, &value(&flag)?)?,
                 "--docs" => args.docs = Some(PathBuf::from(value(&flag)?)),
                 "--no-docs" => args.docs = None,
                 other => bail!("unknown argument '{other}'\n\n{USAGE}"),
@@ -249,7 +263,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("connecting to PostgreSQL on 127.0.0.1:5432 as postgres")?;
 
-    if args.only.is_none() || args.only == Some(Part::OrderQuery) {
+    let runs = |part: Part| args.only.is_none_or(|only| only == part);
+    if runs(Part::OrderQuery) {
         println!("== order-query ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             with_app(args, &db_url).await
@@ -262,7 +277,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    if args.only.is_none() || args.only == Some(Part::Deposits) {
+    if runs(Part::Deposits) {
         println!("\n== deposit-confirmation ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             deposits::run(args, &db_url).await
@@ -278,7 +293,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
-    if args.only.is_none() || args.only == Some(Part::Charges) {
+    if runs(Part::Reconcile) {
+        println!("\n== portone-gateway reconciliation ==");
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
+            reconcile::run(args, &db_url).await
+        })
+        .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, reconcile::HEADING, &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwrote the reconciliation section of {}", path.display());
+        }
+    }
+
+    if runs(Part::Charges) {
         println!("\n== portone-gateway: billing-key charges ==");
         let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
             charges::run(args, &db_url).await
@@ -1434,11 +1462,12 @@ Each section is written by a benchmark command and replaced whenever that comman
 the figures by hand.
 
 - `cargo build --release -p bench && target/release/paybridge-bench` writes the sections below, one part
-  after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`)
-  and \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
+  after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`),
+  \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
   `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
-  `--lag-probe-rate N`), then \"portone-gateway: billing-key charges\" (flags `--charges N`, `--charge-concurrency N`).
-  `--only order-query`, `--only deposits` or `--only charges` runs one part, `--no-docs` writes nothing,
+  `--lag-probe-rate N`), \"portone-gateway reconciliation\" (flags `--barcodes N`, `--reconcile-passes N`) and
+  \"portone-gateway: billing-key charges\" (flags `--charges N`, `--charge-concurrency N`).
+  `--only order-query`, `--only deposits`, `--only reconcile` or `--only charges` runs one part, `--no-docs` writes nothing,
   `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
   127.0.0.1:5672; each part creates a database, an exchange and queues of its own and deletes them at the end.
 

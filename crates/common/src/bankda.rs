@@ -105,9 +105,10 @@ impl RequestedOrder {
         match OrderId::from_json(value) {
             Ok(id) => Some(RequestedOrder::Valid(id)),
             Err(OrderIdError::WrongType) => None,
-            // Kept for the audit trail and the echo to Bankda; PostgreSQL text cannot hold NUL.
+            // Kept for the audit trail and the echo to Bankda. PostgreSQL text cannot hold
+            // NUL, which the strict reader (`crate::json`) refuses before this.
             Err(_) => Some(RequestedOrder::Invalid(match value {
-                serde_json::Value::String(s) => s.replace('\0', "\u{FFFD}"),
+                serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             })),
         }

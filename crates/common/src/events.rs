@@ -35,6 +35,8 @@ pub enum EventType {
     PaymentPaid,
     #[serde(rename = "payment.cancelled")]
     PaymentCancelled,
+    #[serde(rename = "payment.found_by_reconciliation")]
+    PaymentFoundByReconciliation,
     #[serde(rename = "payment.vbank_issued")]
     PaymentVbankIssued,
     #[serde(rename = "payment.vbank_voided")]
@@ -42,7 +44,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         EventType::OrderCreated,
         EventType::OrderCancelled,
         EventType::OrderExpired,
@@ -54,6 +56,7 @@ impl EventType {
         EventType::PaymentCvsVoided,
         EventType::PaymentPaid,
         EventType::PaymentCancelled,
+        EventType::PaymentFoundByReconciliation,
         EventType::PaymentVbankIssued,
         EventType::PaymentVbankVoided,
     ];
@@ -72,6 +75,7 @@ impl EventType {
             EventType::PaymentCvsVoided => "payment.cvs_voided",
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentCancelled => "payment.cancelled",
+            EventType::PaymentFoundByReconciliation => "payment.found_by_reconciliation",
             EventType::PaymentVbankIssued => "payment.vbank_issued",
             EventType::PaymentVbankVoided => "payment.vbank_voided",
         }
@@ -242,6 +246,35 @@ pub struct PaymentCancelled {
     pub reason: Option<String>,
 }
 
+/// How the gateway learnt a change without a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReconcileSource {
+    /// The per-payment re-read schedule (`GET /payments/{imp_uid}`).
+    Reread,
+    /// The sweep of PortOne's recent payments (`GET /payments/status/...`).
+    Sweep,
+}
+
+impl ReconcileSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReconcileSource::Reread => "reread",
+            ReconcileSource::Sweep => "sweep",
+        }
+    }
+}
+
+/// A change applied from PortOne's own answer, not from a webhook: the webhook was lost. The
+/// `payment.paid` / `payment.cancelled` it implies is emitted beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentFoundByReconciliation {
+    pub imp_uid: String,
+    /// PortOne's status that was applied (`paid`, `cancelled`).
+    pub status: String,
+    pub source: ReconcileSource,
+}
+
 /// A PortOne virtual account issued for the order: the customer transfers `amount` to
 /// `vbank_num` at `vbank_name` before `vbank_date`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,6 +332,7 @@ event_data!(
     PaymentCvsVoided,
     PaymentPaid,
     PaymentCancelled,
+    PaymentFoundByReconciliation,
     PaymentVbankIssued,
     PaymentVbankVoided,
 );
@@ -420,6 +454,11 @@ mod tests {
             cancelled_amount: amount,
             cancelled_at: at(10),
             reason: None,
+        });
+        round_trip(PaymentFoundByReconciliation {
+            imp_uid: "imp_4".into(),
+            status: "paid".into(),
+            source: ReconcileSource::Sweep,
         });
     }
 

@@ -5,6 +5,11 @@
 //! a first pass walks the document and fails on a repeated key; the typed decoding then reads the
 //! same bytes (so decimals keep their exact text). serde_json's recursion limit (128) holds in
 //! both passes, so a deeply nested body is an error, not a stack overflow.
+//!
+//! The same pass refuses text holding NUL (`\u0000`, in a value or a key): PostgreSQL's `text`
+//! cannot store it, so a body carrying one would otherwise fail on insert, deep in a route, as a
+//! 500. No field of any paybridge or PortOne body means NUL; refusing it once, here, covers every
+//! field of every route at once. [`refuse_nul`] is the same rule for form fields.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::HashSet;
@@ -19,6 +24,32 @@ pub enum StrictJsonError {
     /// Valid syntax, but an object names the same key twice.
     #[error("the body names the key '{0}' twice in one object")]
     DuplicateKey(String),
+    /// Valid JSON, but a string (or a key) holds NUL, which no stored text can.
+    #[error("{0}")]
+    Nul(NulInText),
+}
+
+/// Text holding U+0000.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("text must not contain NUL (U+0000): '{field}' does")]
+pub struct NulInText {
+    /// The field (or key) that holds it.
+    pub field: String,
+}
+
+/// Form fields, query pairs: `Err` naming the first key or value that holds NUL.
+pub fn refuse_nul<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), NulInText> {
+    match pairs
+        .into_iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        Some((k, _)) => Err(NulInText {
+            field: k.replace('\0', "\\u0000"),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A value visited only to find repeated keys; nothing is kept but the keys of the object being
@@ -35,6 +66,11 @@ impl<'de> DeserializeSeed<'de> for Unique {
 struct UniqueVisitor;
 
 const DUPLICATE: &str = "\u{0}duplicate key\u{0}";
+const NUL: &str = "\u{0}nul\u{0}";
+
+fn nul<E: de::Error>(field: &str) -> E {
+    E::custom(format!("{NUL}{}", field.replace('\0', "\\u0000")))
+}
 
 impl<'de> Visitor<'de> for UniqueVisitor {
     type Value = ();
@@ -53,7 +89,10 @@ impl<'de> Visitor<'de> for UniqueVisitor {
     fn visit_f64<E>(self, _: f64) -> Result<(), E> {
         Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if v.contains('\0') {
+            return Err(nul(""));
+        }
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -66,10 +105,20 @@ impl<'de> Visitor<'de> for UniqueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
+            if key.contains('\0') {
+                return Err(nul(&key));
+            }
             if !seen.insert(key.clone()) {
                 return Err(de::Error::custom(format!("{DUPLICATE}{key}")));
             }
-            map.next_value_seed(Unique)?;
+            // The innermost key holding a NUL value names it.
+            map.next_value_seed(Unique).map_err(|e| {
+                let text = e.to_string();
+                match text.strip_prefix(NUL) {
+                    Some(rest) if rest.starts_with(" at line ") => nul(&key),
+                    _ => e,
+                }
+            })?;
         }
         Ok(())
     }
@@ -81,13 +130,18 @@ pub fn check(body: &[u8]) -> Result<(), StrictJsonError> {
     let walked = Unique.deserialize(&mut d).and_then(|()| d.end());
     walked.map_err(|e| {
         let text = e.to_string();
-        match text.strip_prefix(DUPLICATE) {
-            Some(rest) => {
-                // serde_json appends " at line L column C"; the key is what precedes it.
-                let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
-                StrictJsonError::DuplicateKey(key.to_owned())
-            }
-            None => StrictJsonError::Malformed(text),
+        // serde_json appends " at line L column C"; the key is what precedes it.
+        let key = |rest: &str| {
+            rest.rsplit_once(" at line ")
+                .map_or(rest, |(k, _)| k)
+                .to_owned()
+        };
+        if let Some(rest) = text.strip_prefix(DUPLICATE) {
+            StrictJsonError::DuplicateKey(key(rest))
+        } else if let Some(rest) = text.strip_prefix(NUL) {
+            StrictJsonError::Nul(NulInText { field: key(rest) })
+        } else {
+            StrictJsonError::Malformed(text)
         }
     })
 }
@@ -136,6 +190,32 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn nul_in_any_text_is_refused_and_named() {
+        let field = |b: &[u8]| match check(b) {
+            Err(StrictJsonError::Nul(n)) => n.field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(br#"{"merchant_uid":"a\u0000b"}"#), "merchant_uid");
+        assert_eq!(field(br#"{"a":{"b":["x","\u0000"]}}"#), "b");
+        assert_eq!(field(br#"{"a\u0000":1}"#), "a\\u0000");
+        assert_eq!(field(br#"["\u0000"]"#), "");
+        // U+0000 written raw inside a string is a JSON syntax error already.
+        assert!(matches!(
+            check(b"{\"a\":\"\x00\"}"),
+            Err(StrictJsonError::Malformed(_))
+        ));
+        // Other control characters are text PostgreSQL stores.
+        assert!(check(br#"{"a":"\u0001\u001f\u007f"}"#).is_ok());
+        assert_eq!(
+            refuse_nul([("a", "1"), ("merchant_uid", "x\0")]),
+            Err(NulInText {
+                field: "merchant_uid".into()
+            })
+        );
+        assert!(refuse_nul([("a", "1")]).is_ok());
     }
 
     #[test]

@@ -166,6 +166,18 @@ pub struct PortoneSettings {
     pub channel_key: Option<String>,
     pub webhook_base_url: String,
     pub timeout: Duration,
+    pub reconcile: ReconcileSettings,
+}
+
+/// `portone.reconcile.*` (design §2, §5): when payments the gateway started are re-read at
+/// PortOne, and how the sweep of PortOne's recent payments runs.
+#[derive(Debug, Clone)]
+pub struct ReconcileSettings {
+    pub first_after: Duration,
+    pub every: Duration,
+    pub max_every: Duration,
+    pub sweep_every: Duration,
+    pub sweep_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +265,15 @@ struct RawPortone {
     channel_key: Option<String>,
     webhook_base_url: String,
     timeout: String,
+    reconcile: RawReconcile,
+}
+#[derive(Debug, Deserialize)]
+struct RawReconcile {
+    first_after: String,
+    every: String,
+    max_every: String,
+    sweep_every: String,
+    sweep_window: String,
 }
 #[derive(Debug, Deserialize)]
 struct RawOrders {
@@ -475,6 +496,7 @@ impl Settings {
                     &["http", "https"],
                 )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
+                reconcile: parse_reconcile(&raw.portone.reconcile)?,
             },
             orders: OrderSettings {
                 default_deposit_deadline: parse_duration(
@@ -599,6 +621,39 @@ fn parse_cidrs(key: &str, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
 }
 
 /// `500ms`, `30s`, `15m`, `24h`, `7d`.
+/// PortOne's payment searches span at most 90 days.
+const SWEEP_WINDOW_MAX: Duration = Duration::from_secs(90 * 86400);
+
+fn parse_reconcile(raw: &RawReconcile) -> Result<ReconcileSettings, ConfigError> {
+    let positive = |key: &str, value: &str| -> Result<Duration, ConfigError> {
+        let d = parse_duration(key, value)?;
+        if d.is_zero() {
+            return Err(ConfigError::invalid(key, "must be longer than 0"));
+        }
+        Ok(d)
+    };
+    let r = ReconcileSettings {
+        first_after: positive("portone.reconcile.first_after", &raw.first_after)?,
+        every: positive("portone.reconcile.every", &raw.every)?,
+        max_every: positive("portone.reconcile.max_every", &raw.max_every)?,
+        sweep_every: positive("portone.reconcile.sweep_every", &raw.sweep_every)?,
+        sweep_window: positive("portone.reconcile.sweep_window", &raw.sweep_window)?,
+    };
+    if r.max_every < r.every {
+        return Err(ConfigError::invalid(
+            "portone.reconcile.max_every",
+            "must be at least portone.reconcile.every",
+        ));
+    }
+    if r.sweep_window > SWEEP_WINDOW_MAX {
+        return Err(ConfigError::invalid(
+            "portone.reconcile.sweep_window",
+            "PortOne's payment search spans at most 90 days",
+        ));
+    }
+    Ok(r)
+}
+
 pub fn parse_duration(key: &str, raw: &str) -> Result<Duration, ConfigError> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
@@ -652,6 +707,23 @@ mod tests {
         assert_eq!(s.bankda.max_confirm_batch, 1000);
         assert_eq!(s.portone.base_url, "https://api.iamport.kr");
         assert_eq!(s.portone.webhook_base_url, "http://localhost:8083");
+        let r = &s.portone.reconcile;
+        assert_eq!(
+            (
+                r.first_after,
+                r.every,
+                r.max_every,
+                r.sweep_every,
+                r.sweep_window
+            ),
+            (
+                Duration::from_secs(60),
+                Duration::from_secs(300),
+                Duration::from_secs(3600),
+                Duration::from_secs(600),
+                Duration::from_secs(6 * 3600)
+            )
+        );
         assert_eq!(
             s.orders.default_deposit_deadline,
             Duration::from_secs(7 * 86400)
@@ -678,6 +750,17 @@ mod tests {
             ("shop.utc_offset", "KST", "shop.utc_offset"),
             ("http.port", "eighty", "http.port"),
             ("bankda.max_confirm_batch", "0", "bankda.max_confirm_batch"),
+            ("portone.reconcile.every", "0s", "portone.reconcile.every"),
+            (
+                "portone.reconcile.max_every",
+                "1m",
+                "portone.reconcile.max_every",
+            ),
+            (
+                "portone.reconcile.sweep_window",
+                "91d",
+                "portone.reconcile.sweep_window",
+            ),
         ];
         for (key, value, named) in cases {
             let err = Settings::for_tests(Service::OrderQuery, &[(key, value)])

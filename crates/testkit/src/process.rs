@@ -137,6 +137,12 @@ impl ServiceProcess {
         self.signal(libc::SIGINT);
     }
 
+    /// Sends SIGKILL: the process dies where it stands (a crash, an OOM kill); wait for it with
+    /// [`Self::wait_exit`].
+    pub fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
     fn signal(&self, signal: libc::c_int) {
         let pid = self.pid() as libc::pid_t;
         // SAFETY: kill(2) on a child we started and have not reaped; no memory is involved.

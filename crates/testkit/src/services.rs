@@ -208,11 +208,25 @@ pub fn oversized() -> Vec<u8> {
 }
 
 /// The hostile bodies of issue 9, for a route whose valid body is `valid` (a JSON object).
-/// The unknown-field case adds `"x":1` to it.
+/// The unknown-field case adds `"x":1` to it; the NUL case (last) appends `\u0000` to every
+/// string field of it (or adds `"x":"\u0000"` when it has none): text PostgreSQL cannot store.
 pub fn hostile_bodies(valid: &Value) -> Vec<Hostile> {
     let json = "application/json";
     let mut unknown = valid.clone();
     unknown["x"] = Value::from(1);
+    let mut nul = valid.clone();
+    let mut strings = 0;
+    if let Some(fields) = nul.as_object_mut() {
+        for value in fields.values_mut() {
+            if let Value::String(text) = value {
+                text.push('\0');
+                strings += 1;
+            }
+        }
+        if strings == 0 {
+            fields.insert("x".into(), Value::from("\0"));
+        }
+    }
     let valid_text = valid.to_string();
     let duplicated = match valid_text.strip_prefix('{') {
         Some(rest) if rest != "}" => {
@@ -270,6 +284,12 @@ pub fn hostile_bodies(valid: &Value) -> Vec<Hostile> {
             name: "unknown field",
             content_type: json,
             body: unknown.to_string().into_bytes(),
+            chunked: false,
+        },
+        Hostile {
+            name: "NUL in text",
+            content_type: json,
+            body: nul.to_string().into_bytes(),
             chunked: false,
         },
     ]

@@ -36,6 +36,12 @@ CREATE TABLE portone_gateway.charges (
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ,
     last_error      TEXT,
+    -- Reconciliation (design §5): read by merchant_uid from portone.reconcile.first_after after the
+    -- claim (a charge) or schedule_at (a schedule), as payments rows are read by imp_uid.
+    next_reread_at  TIMESTAMPTZ,
+    reread_count    INTEGER NOT NULL DEFAULT 0,
+    reread_errors   INTEGER NOT NULL DEFAULT 0,
+    last_reread_error TEXT,
     CHECK ((kind = 'schedule') = (schedule_at IS NOT NULL))
 );
 CREATE INDEX charges_unscheduling ON portone_gateway.charges (next_attempt_at) WHERE status = 'unscheduling';

@@ -10,7 +10,7 @@ use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
-use platform::http::openapi::{AlsoAnswers, Conventions};
+use platform::http::openapi::{AlsoAnswers, Conventions, TextWithoutNul};
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -110,7 +110,7 @@ impl Application {
 #[openapi(
     info(title = "paybridge deposit-confirmation", description = "Bankda's deposit confirmation and its audit trail."),
     paths(bankda::confirm, deposits::get),
-    modifiers(&BearerAuth, &ALSO_ANSWERS, &CONVENTIONS),
+    modifiers(&BearerAuth, &ALSO_ANSWERS, &CONVENTIONS, &TextWithoutNul),
     tags((name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),
          (name = "deposits", description = "Confirmation records (bearer token)"),
          (name = "operations", description = "Health, metrics, docs"))

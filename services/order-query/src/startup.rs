@@ -9,7 +9,7 @@ use messaging::{Consumer, ConsumerConfig, OutboxRelay, RelayConfig};
 use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
-use platform::http::openapi::{AlsoAnswers, Conventions};
+use platform::http::openapi::{AlsoAnswers, Conventions, TextWithoutNul};
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -130,7 +130,7 @@ impl Application {
     info(title = "paybridge order-query", description = "Orders, and Bankda's order list and detail."),
     paths(orders::create, orders::get, orders::list, orders::cancel, bankda::list, bankda::detail,
         history::get, overpayments::list, overpayments::mark_refunded),
-    modifiers(&BearerAuth, &ALSO_ANSWERS, &CONVENTIONS),
+    modifiers(&BearerAuth, &ALSO_ANSWERS, &CONVENTIONS, &TextWithoutNul),
     tags((name = "orders", description = "Merchant order API (bearer token)"),
          (name = "overpayments", description = "Money to give back (bearer token)"),
          (name = "bankda", description = "Bankda Solo callbacks (IP allow-list)"),

@@ -401,6 +401,7 @@ async fn hostile_order_bodies_are_refused_and_change_nothing() {
         (400, "malformed_json"),
         (400, "malformed_json"),
         (400, "invalid_request"),
+        (400, "invalid_request"),
     ];
     let cases = testkit::services::hostile_bodies(&order("HOST-1"));
     assert_eq!(cases.len(), expected.len());

@@ -4,6 +4,7 @@
 
 pub mod charges;
 pub mod order_view;
+pub mod reconcile;
 pub mod routes;
 pub mod schema;
 pub mod startup;

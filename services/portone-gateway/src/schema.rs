@@ -30,6 +30,11 @@ diesel::table! {
         void_attempts -> Int4,
         next_void_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        next_reread_at -> Nullable<Timestamptz>,
+        reread_count -> Int4,
+        reread_errors -> Int4,
+        last_reread_at -> Nullable<Timestamptz>,
+        last_reread_error -> Nullable<Text>,
         vbank_num -> Nullable<Text>,
     }
 }
@@ -64,6 +69,10 @@ diesel::table! {
         attempts -> Int4,
         next_attempt_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
+        next_reread_at -> Nullable<Timestamptz>,
+        reread_count -> Int4,
+        reread_errors -> Int4,
+        last_reread_error -> Nullable<Text>,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Builds and runs portone-gateway: migrations, pool, PortOne client, order-view consumer,
-//! voider, outbox relay, HTTP server.
+//! voider, reconciler, outbox relay, HTTP server.
 
+use crate::reconcile::{ReconcileMetrics, Reconciler};
 use crate::routes::{billing_keys, callbacks, charges, payments, vbank};
 use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
@@ -12,7 +13,7 @@ use platform::config::Settings;
 use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::openapi::Conventions;
-use platform::http::openapi::PortoneIds;
+use platform::http::openapi::{PortoneIds, TextWithoutNul};
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -86,6 +87,15 @@ impl Application {
             vec![relay.health(), consumer.health()],
             &metrics,
         );
+        let reconciler = Reconciler::new(
+            pool.clone(),
+            client.clone(),
+            settings.portone.reconcile.clone(),
+            settings.portone.timeout,
+            ReconcileMetrics::register(&metrics),
+            relay_waker.clone(),
+            voider_waker.clone(),
+        );
         let tasks = vec![
             readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
             tokio::spawn(relay.run(shutdown.child_token())),
@@ -97,6 +107,7 @@ impl Application {
                 relay_waker.clone(),
                 shutdown.child_token(),
             )),
+            tokio::spawn(reconciler.run(shutdown.child_token())),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
@@ -198,7 +209,7 @@ fn billing_routes(cfg: &mut web::ServiceConfig) {
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
           callbacks::cvs_confirm, callbacks::webhook,
           charges::charge, charges::schedule, charges::unschedule, vbank::issue, vbank::void),
-    modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody),
+    modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody, &TextWithoutNul),
     tags((name = "payments", description = "Barcodes, virtual accounts, billing-key charges and schedules, payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),

@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::events::{
     EventEnvelope, PaymentCancelled, PaymentCvsVoided, PaymentPaid, PaymentVbankVoided,
 };
+use common::events::{PaymentFoundByReconciliation, ReconcileSource};
 use common::{Money, OrderId, PaymentMethod};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -59,7 +60,30 @@ pub fn method_of(payment: &Payment) -> PaymentMethod {
     }
 }
 
-pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageError> {
+/// Where PortOne's answer came from. A change applied from anything but a webhook means the
+/// webhook was lost: it also emits `payment.found_by_reconciliation`, in the same transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Webhook,
+    Reread,
+    Sweep,
+}
+
+impl Source {
+    fn found_by(self) -> Option<ReconcileSource> {
+        match self {
+            Source::Webhook => None,
+            Source::Reread => Some(ReconcileSource::Reread),
+            Source::Sweep => Some(ReconcileSource::Sweep),
+        }
+    }
+}
+
+pub async fn apply(
+    pool: &PgPool,
+    payment: &Payment,
+    source: Source,
+) -> Result<Verdict, StorageError> {
     let Ok(order_id) = OrderId::parse(&payment.merchant_uid) else {
         return Ok(Verdict::UnknownOrder);
     };
@@ -99,7 +123,7 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
             let method = method_of(payment);
             let money = Money::new(payment.amount)
                 .map_err(|e| diesel::result::Error::DeserializationError(e.to_string().into()))?;
-            match (&payment.status, status) {
+            let verdict: Result<Verdict, diesel::result::Error> = match (&payment.status, status) {
                 (PaymentStatus::Paid, Some("paid" | "cancelled")) => Ok(Verdict::Duplicate),
                 (PaymentStatus::Paid, _) => {
                     let paid_at = at(payment.paid_at);
@@ -185,7 +209,22 @@ pub async fn apply(pool: &PgPool, payment: &Payment) -> Result<Verdict, StorageE
                     }
                 }
                 _ => Ok(Verdict::NoChange),
+            };
+            let verdict = verdict?;
+            if let (Verdict::Recorded(_), Some(found_by)) = (&verdict, source.found_by()) {
+                let event = PaymentFoundByReconciliation {
+                    imp_uid: payment.imp_uid.clone(),
+                    status: payment.status.as_str().to_owned(),
+                    source: found_by,
+                };
+                messaging::enqueue(
+                    conn,
+                    SCHEMA,
+                    &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
+                )
+                .await?;
             }
+            Ok(verdict)
         })
         .await?;
     if let Verdict::AmountMismatch { expected, actual } = &verdict {

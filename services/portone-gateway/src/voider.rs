@@ -113,7 +113,7 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
                     if payment.status == PaymentStatus::Paid
                         || payment.status == PaymentStatus::Cancelled
                     {
-                        let verdict = verify::apply(pool, &payment).await?;
+                        let verdict = verify::apply(pool, &payment, verify::Source::Reread).await?;
                         tracing::warn!(imp_uid = %imp_uid, verdict = verdict.as_str(), "barcode could not be voided; applied PortOne's state instead");
                         continue;
                     }

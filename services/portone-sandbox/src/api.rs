@@ -323,11 +323,13 @@ pub async fn revoke_cvs(
     body::ok(payment)
 }
 
-/// One payment by imp_uid. `include_sandbox` is accepted and ignored: every sandbox payment is returned.
+/// One payment by imp_uid. `include_sandbox` (`true` or `false`, PortOne's boolean) is checked
+/// and otherwise ignored: every sandbox payment is returned.
 #[utoipa::path(get, path = "/payments/{imp_uid}", tag = "portone",
     params(("imp_uid" = String, Path), ("include_sandbox" = Option<bool>, Query)),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Payment>),
+              (status = 400, description = "`include_sandbox` not `true` or `false`, or an imp_uid PortOne never issues (`code` -1)", body = crate::body::ErrorEnvelope),
               (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Unknown imp_uid (`code` 1)", body = crate::body::ErrorEnvelope)))]
 pub async fn get_payment(
@@ -337,6 +339,17 @@ pub async fn get_payment(
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
     let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id));
+    // The spec types it `boolean`: anything else is a malformed request, not "false".
+    if body::pairs(req.query_string().as_bytes())
+        .iter()
+        .any(|(k, v)| k == "include_sandbox" && v != "true" && v != "false")
+    {
+        return body::error(
+            StatusCode::BAD_REQUEST,
+            body::CODE_ERROR,
+            "include_sandbox는 true 또는 false여야 합니다.",
+        );
+    }
     let found = sandbox
         .state()
         .payments
@@ -608,13 +621,9 @@ pub async fn delete_customer(
 }
 
 pub(crate) fn page_param(req: &HttpRequest) -> Result<usize, HttpResponse> {
-    match body::pairs(req.query_string().as_bytes())
-        .into_iter()
-        .find(|(k, _)| k == "page")
-    {
+    match body::query_param(req, "page") {
         None => Ok(1),
-        Some((_, v)) if v.trim().is_empty() => Ok(1),
-        Some((_, v)) => match v.trim().parse::<usize>() {
+        Some(v) => match v.parse::<usize>() {
             Ok(p) if p >= 1 => Ok(p),
             _ => Err(body::error(
                 StatusCode::BAD_REQUEST,
@@ -640,7 +649,7 @@ fn paginate<T: Clone>(items: &[T], page: usize) -> (Vec<T>, i64, i64) {
 
 /// Payments made with a billing key, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/payments", tag = "portone",
-    params(("customer_uid" = String, Path), ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1")),
+    params(("customer_uid" = String, Path), ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); default 1")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<PaymentPage>), (status = 401, body = crate::body::ErrorEnvelope),
               (status = 404, description = "Unknown customer_uid", body = crate::body::ErrorEnvelope)))]
@@ -679,7 +688,7 @@ pub const MAX_SCHEDULE_RANGE_SECS: i64 = 92 * 86400;
 /// Scheduled payments of a billing key with `from <= schedule_at < to`, newest first, 20 a page.
 #[utoipa::path(get, path = "/subscribe/customers/{customer_uid}/schedules", tag = "portone",
     params(("customer_uid" = String, Path), ("from" = i64, Query), ("to" = i64, Query),
-           ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); empty means 1"), ("schedule-status" = Option<String>, Query, description = "scheduled, executed or revoked")),
+           ("page" = Option<u64>, Query, minimum = 1, description = "1 or more (usize); default 1"), ("schedule-status" = Option<String>, Query, pattern = "^(scheduled|executed|revoked)$", description = "scheduled, executed or revoked")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Vec<Schedule>>),
               (status = 400, description = "from/to missing or invalid, range over three months, unknown schedule-status", body = crate::body::ErrorEnvelope),
@@ -692,13 +701,7 @@ pub async fn customer_schedules(
     tri!(authorize(&req, &sandbox));
     tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
     let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
-    let pairs = body::pairs(req.query_string().as_bytes());
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let get = |name: &str| body::query_param(&req, name);
     let (Some(from), Some(to)) = (
         get("from").and_then(|v| v.parse::<i64>().ok()),
         get("to").and_then(|v| v.parse::<i64>().ok()),
@@ -715,7 +718,7 @@ pub async fn customer_schedules(
     {
         return bad("조회 기간은 최대 3개월입니다.");
     }
-    let status = match get("schedule-status").filter(|s| !s.is_empty()) {
+    let status = match get("schedule-status") {
         None => None,
         Some(s) => match ScheduleStatus::from(s.as_str()) {
             ScheduleStatus::Other(_) => {

@@ -69,6 +69,17 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     }
 }
 
+/// A query parameter's last value, exactly as sent: not trimmed, and a blank value is a value.
+/// The document types each parameter (an integer, an enum); `page=` or `from= 5` break that
+/// and are refused like any other malformed value, never read as "absent".
+pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    pairs(req.query_string().as_bytes())
+        .into_iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .next_back()
+}
+
 /// Pairs of a query string or form body. `key[]` is kept as written.
 pub fn pairs(text: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(text)
@@ -122,11 +133,18 @@ impl Fields {
         }
         match body_kind(req) {
             BodyKind::Form => {
+                // Refused as every paybridge route refuses it (`platform::http::form_pairs`).
+                let pairs = pairs(&raw);
+                if let Err(nul) =
+                    common::json::refuse_nul(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                {
+                    return Err(error(StatusCode::BAD_REQUEST, CODE_ERROR, nul.to_string()));
+                }
                 return Ok(Fields {
                     map: form_object(&raw),
                     form: true,
                     raw,
-                })
+                });
             }
             BodyKind::Json => {}
             BodyKind::Other => {
@@ -148,6 +166,9 @@ impl Fields {
                 CODE_ERROR,
                 "요청 본문은 JSON 객체여야 합니다.",
             )),
+            Err(common::json::StrictJsonError::Nul(nul)) => {
+                Err(error(StatusCode::BAD_REQUEST, CODE_ERROR, nul.to_string()))
+            }
             Err(e) => Err(error(
                 StatusCode::BAD_REQUEST,
                 CODE_ERROR,
@@ -194,13 +215,41 @@ mod tests {
     }
 }
 
-/// The envelope of an error answer (`response` is null), for the OpenAPI document.
+/// The envelope of an error answer (`response` is null), for the OpenAPI document. Its `code` is
+/// never 0 and a success's always is (`startup::PortoneShapes`), so an answer matches exactly one
+/// of the two: a 200 can be either, and a validator must be able to tell which.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
-    /// -1 for refusals and authentication failures, 1 for "not found".
+    /// -1 for refusals and authentication failures, 1 for "not found"; never 0.
+    #[schema(schema_with = error_code)]
     pub code: i64,
     pub message: Option<String>,
     /// Always null.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = always_null)]
     pub response: Option<()>,
+}
+
+fn error_code() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .maximum(Some(-1)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some(
+            "Not 0: -1 for refusals and authentication failures, 1 for \"not found\"",
+        ))
+        .into()
+}
+
+fn always_null() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .into()
 }

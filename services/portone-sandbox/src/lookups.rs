@@ -17,15 +17,7 @@ fn bad(message: impl Into<String>) -> HttpResponse {
     body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
 }
 
-/// The last value of a query parameter, trimmed; blank counts as absent.
-fn param(req: &HttpRequest, name: &str) -> Option<String> {
-    body::pairs(req.query_string().as_bytes())
-        .into_iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_owned())
-        .next_back()
-        .filter(|v| !v.is_empty())
-}
+use body::query_param as param;
 
 fn int_param(req: &HttpRequest, name: &str) -> Result<Option<i64>, HttpResponse> {
     match param(req, name) {
@@ -109,12 +101,24 @@ pub async fn list_by_status(
         return bad("payment_status는 all, ready, paid, cancelled, failed 중 하나여야 합니다.");
     };
     let to = tri!(int_param(&req, "to")).unwrap_or_else(now_unix);
-    let from = tri!(int_param(&req, "from")).unwrap_or(to - PAYMENT_LIST_MAX_RANGE_SECS);
+    // Any i64 is a well-formed `from`/`to`, so the arithmetic on them is checked: an overflow
+    // (a panic in a debug build, a dropped connection) is a range too long, PortOne's refusal.
+    let too_long = || bad("검색기간은 최대 90일까지입니다.");
+    let from = match tri!(int_param(&req, "from")) {
+        Some(from) => from,
+        None => match to.checked_sub(PAYMENT_LIST_MAX_RANGE_SECS) {
+            Some(from) => from,
+            None => return too_long(),
+        },
+    };
     if from > to {
         return bad("from은 to보다 클 수 없습니다.");
     }
-    if to - from > PAYMENT_LIST_MAX_RANGE_SECS {
-        return bad("검색기간은 최대 90일까지입니다.");
+    if to
+        .checked_sub(from)
+        .is_none_or(|range| range > PAYMENT_LIST_MAX_RANGE_SECS)
+    {
+        return too_long();
     }
     let limit = match tri!(int_param(&req, "limit")) {
         None => PAYMENT_LIST_DEFAULT_LIMIT as i64,

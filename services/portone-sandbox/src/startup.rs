@@ -6,7 +6,7 @@ use crate::{api, controls, faults, lookups, subscribe, vbanks};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
-use platform::http::openapi::{Described, PortoneIds};
+use platform::http::openapi::{Described, PortoneIds, TextWithoutNul};
 use platform::http::{self, Readiness};
 use platform::metrics::Metrics;
 use platform::service::Running;
@@ -207,7 +207,7 @@ impl utoipa::Modify for PortoneShapes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::content::ContentBuilder;
         use utoipa::openapi::response::ResponseBuilder;
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
         use utoipa::openapi::{Ref, RefOr};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.schemas.insert(
@@ -252,9 +252,19 @@ impl utoipa::Modify for PortoneShapes {
                         for content in ok.content.values_mut() {
                             if let RefOr::T(content) = content {
                                 if let Some(schema) = content.schema.take() {
+                                    // A success says `code` 0, an ErrorEnvelope never does:
+                                    // exactly one of the two describes any answer.
+                                    let success = AllOfBuilder::new().item(schema).item(
+                                        ObjectBuilder::new().property(
+                                            "code",
+                                            ObjectBuilder::new()
+                                                .schema_type(Type::Integer)
+                                                .enum_values(Some([0])),
+                                        ),
+                                    );
                                     content.schema = Some(RefOr::T(
                                         OneOfBuilder::new()
-                                            .item(schema)
+                                            .item(success)
                                             .item(envelope_error())
                                             .into(),
                                     ));
@@ -310,7 +320,7 @@ impl utoipa::Modify for PortoneShapes {
           subscribe::get_schedule, subscribe::customer_schedules, subscribe::run_now,
           subscribe::decline, subscribe::set_charge_fault,
           vbanks::issue, vbanks::modify, vbanks::revoke, vbanks::deposit),
-    modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds),
+    modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds, &TextWithoutNul),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),
          (name = "operations", description = "Health, metrics, docs"))

@@ -375,6 +375,15 @@ async fn bad_parameters_are_refused_with_400_and_code_minus_one() {
         "/payments/status/paid?limit=ten",
         "/payments/find/o1?sorting=-amount",
         "/payments/find/o1/all",
+        // Extremes whose difference overflows an i64 (it once dropped the connection): a
+        // range longer than 90 days, refused like any other.
+        "/payments/status/paid?from=-9223372036854775808",
+        "/payments/status/paid?from=-9223372036854775808&to=9223372036854775807",
+        "/payments/status/paid?to=-9223372036854775808",
+        // PortOne's boolean, nothing else.
+        "/payments/imp_1?include_sandbox=yes",
+        "/payments/imp_1?include_sandbox=1",
+        "/payments/imp_1?include_sandbox=",
     ] {
         let (status, body) = raw_get(&sandbox, path).await;
         assert_eq!(status, 400, "{path}: {body}");

@@ -200,6 +200,7 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         dup @ StrictJsonError::DuplicateKey(_) => {
             ApiError::bad_request("malformed_json", dup.to_string())
         }
+        StrictJsonError::Nul(nul) => nul_refused(nul),
     })?;
     // serde reads a struct from an array too (`[1]` as `{"a":1}`); every body here is an object.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -217,14 +218,32 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Text no route can store (PostgreSQL's `text` refuses NUL): the caller's 400, before any
+/// route runs, rather than a 500 on insert.
+fn nul_refused(nul: common::json::NulInText) -> ApiError {
+    ApiError::bad_request("invalid_request", nul.to_string())
+}
+
+/// A form body's fields, decoded; refused (400 `invalid_request`) when one holds NUL, as
+/// [`from_json`] refuses it in JSON.
+pub fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    common::json::refuse_nul(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(nul_refused)?;
+    Ok(pairs)
+}
+
 /// A callback body read as JSON or as a form, whichever its content type says; anything else
-/// is 415. Form fields become JSON strings.
+/// is 415. Form fields become JSON strings. Either way text holding NUL is refused (400).
 pub fn json_or_form(req: &HttpRequest, body: &[u8]) -> Result<serde_json::Value, ApiError> {
     match body_kind(req) {
         BodyKind::Json => from_json(body),
         BodyKind::Form => Ok(serde_json::Value::Object(
-            url::form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+            form_pairs(body)?
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect(),
         )),
         BodyKind::Other => Err(unsupported_media_type(
@@ -359,10 +378,10 @@ impl<T: PathParam> FromRequest for PathId<T> {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // actix has already decoded the segment except `%2F`, `%25` and `%2B`; what is left
-        // encoded still holds a `%`, which no id accepts.
         ready(match req.match_info().get(T::NAME) {
-            Some(raw) => T::parse_param(raw)
+            Some(raw) => decode_segment(raw)
+                .map_err(|why| format!("{}: {why}", T::NAME))
+                .and_then(|id| T::parse_param(&id))
                 .map(PathId)
                 .map_err(|why| ApiError::bad_request(T::CODE, why)),
             None => Err(ApiError::bad_request(
@@ -371,6 +390,18 @@ impl<T: PathParam> FromRequest for PathId<T> {
             )),
         })
     }
+}
+
+/// A path segment as the caller meant it. actix's router decodes most escapes while matching but
+/// leaves `%2F`, `%25` and `%2B` (and what follows from them) encoded, so `a%2Bb` reaches the
+/// extractor as written; clients escape `+`, `@`, `:` and more as they please. Decoding fully
+/// here gives the id the caller sent, whichever way it was written; the id's own rules then
+/// refuse a decoded `/` or `%`. Escapes that decode to no UTF-8 are refused.
+pub fn decode_segment(raw: &str) -> Result<String, String> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "the path segment is not UTF-8 once percent-decoded".to_owned())
 }
 
 #[cfg(test)]
@@ -436,10 +467,27 @@ mod tests {
             ("/k/%0D", 400),
             ("/k/a%2Fb", 400),
             ("/k/%20", 400),
+            ("/k/a%25b", 400),
+            ("/k/%FF", 400),
+            ("/k/a%00", 400),
         ] {
             let res =
                 test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
             assert_eq!(res.status().as_u16(), status, "{uri}");
+        }
+        // However the caller escapes an allowed character, the handler gets the id it meant.
+        for (uri, id) in [
+            ("/k/a%2Bb", "a+b"),
+            ("/k/a+b", "a+b"),
+            ("/k/user%40shop.kr", "user@shop.kr"),
+            ("/k/user@shop.kr", "user@shop.kr"),
+            ("/k/%28a%29%3A%3B%3D%2C%21%24%26%27%2A~", "(a):;=,!$&'*~"),
+            ("/k/%2b%2B", "++"),
+        ] {
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+            assert_eq!(res.status().as_u16(), 200, "{uri}");
+            assert_eq!(test::read_body(res).await, id.as_bytes(), "{uri}");
         }
     }
 }

@@ -254,7 +254,8 @@ fn apply(family: Family, database: bool, upstream: bool, path_params: bool, op: 
                 add(
                     "400",
                     "`malformed_json` (not JSON, duplicate keys, too deep), `invalid_request` \
-                         (a missing, ill-typed or unknown field) or a parameter breaking its rule",
+                         (a missing, ill-typed or unknown field, text holding NUL) or a parameter \
+                         breaking its rule",
                 );
             }
             if bearer {
@@ -404,11 +405,15 @@ pub mod fields {
 
     /// Text that must say something: trimmed, not empty, at most 200 characters.
     pub fn required_text() -> Schema {
+        required_text_up_to(200).into()
+    }
+
+    /// Text that must say something (not only white space, no NUL), at most `max` characters.
+    pub fn required_text_up_to(max: usize) -> ObjectBuilder {
         string()
             .pattern(Some(format!("^[^\\u0000]*[^{WS}\\u0000][^\\u0000]*$")))
             .min_length(Some(1))
-            .max_length(Some(200))
-            .into()
+            .max_length(Some(max))
     }
 
     /// Optional text: absent, null or blank means none; at most 200 characters.
@@ -478,13 +483,20 @@ pub mod fields {
             .into()
     }
 
-    /// A point in time as unix seconds or an RFC 3339 string (or null, when `nullable`).
+    /// The last second an RFC 3339 time in UTC can name (9999-12-31T23:59:59Z): the most unix
+    /// seconds a time field takes, so both of its forms reach equally far (and chrono,
+    /// PostgreSQL and PortOne all hold it).
+    pub const UNIX_SECONDS_MAX: i64 = 253_402_300_799;
+
+    /// A point in time as unix seconds (1 to [`UNIX_SECONDS_MAX`]) or an RFC 3339 string (or
+    /// null, when `nullable`).
     pub fn unix_or_rfc3339(description: &str, nullable: bool) -> Schema {
         let mut one_of = OneOfBuilder::new()
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
-                    .minimum(Some(1)),
+                    .minimum(Some(1))
+                    .maximum(Some(UNIX_SECONDS_MAX)),
             )
             .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))));
         if nullable {
@@ -645,6 +657,148 @@ impl utoipa::Modify for PortoneIds {
                 }
             }
         }
+    }
+}
+
+/// A string with no NUL in it, as a JSON Schema pattern.
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
+/// The component [`TextWithoutNul`] describes the fields a route ignores with: any JSON value
+/// without NUL in a string or a key.
+pub const JSON_WITHOUT_NUL: &str = "JsonWithoutNul";
+
+/// Every string a request body can carry, documented as the readers take it: without NUL
+/// (`common::json` and [`super::form_pairs`] refuse it, 400, in any field, known or not). A
+/// string whose schema already says more (a pattern, an enum, a format) is left as it is; the
+/// rest get [`NO_NUL_PATTERN`]. An object that takes other fields (Bankda's, the webhook's) says
+/// they are [`JSON_WITHOUT_NUL`]. Walks the bodies of every operation and the components they
+/// reach, so no field can be forgotten. Schemas shared with answers say the same there, which
+/// holds: no stored text has a NUL.
+pub struct TextWithoutNul;
+
+fn json_without_nul() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, SchemaType};
+    let itself = || Ref::from_schema_name(JSON_WITHOUT_NUL);
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL_PATTERN)),
+        )
+        .item(ObjectBuilder::new().schema_type(SchemaType::Array(vec![
+            Type::Number,
+            Type::Boolean,
+            Type::Null,
+        ])))
+        .item(ArrayBuilder::new().items(itself()))
+        .item(
+            ObjectBuilder::new()
+                .property_names(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(NO_NUL_PATTERN)),
+                ))
+                .additional_properties(Some(itself())),
+        )
+        .description(Some("Any JSON value without NUL in a string or a key"))
+        .into()
+}
+
+impl utoipa::Modify for TextWithoutNul {
+    fn modify(&self, openapi: &mut OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(JSON_WITHOUT_NUL.into(), RefOr::T(json_without_nul()));
+        let mut reached = Vec::new();
+        for op in operations_mut(openapi) {
+            if let Some(RefOr::T(body)) = &mut op.request_body {
+                for content in body.content.values_mut() {
+                    if let RefOr::T(content) = content {
+                        if let Some(schema) = &mut content.schema {
+                            no_nul(schema, &mut reached);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let mut done = std::collections::HashSet::new();
+        while let Some(name) = reached.pop() {
+            if !done.insert(name.clone()) {
+                continue;
+            }
+            if let Some(schema) = components.schemas.get_mut(&name) {
+                no_nul(schema, &mut reached);
+            }
+        }
+    }
+}
+
+/// [`TextWithoutNul`] on one schema; the components it refers to are pushed on `reached`.
+fn no_nul(schema: &mut RefOr<utoipa::openapi::schema::Schema>, reached: &mut Vec<String>) {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema, SchemaType};
+    let schema = match schema {
+        RefOr::Ref(r) => {
+            if let Some(name) = r.ref_location.strip_prefix("#/components/schemas/") {
+                reached.push(name.to_owned());
+            }
+            return;
+        }
+        RefOr::T(s) => s,
+    };
+    let mut inner: Vec<&mut RefOr<Schema>> = Vec::new();
+    match schema {
+        Schema::Object(o) => {
+            let string = match &o.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                _ => false,
+            };
+            if string && o.pattern.is_none() && o.enum_values.is_none() && o.format.is_none() {
+                o.pattern = Some(NO_NUL_PATTERN.to_owned());
+            }
+            let object = match &o.schema_type {
+                SchemaType::Type(t) => *t == Type::Object,
+                _ => false,
+            };
+            let open = matches!(
+                o.additional_properties.as_deref(),
+                None | Some(AdditionalProperties::FreeForm(true))
+            );
+            if object && open {
+                o.property_names = Some(Box::new(
+                    utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(NO_NUL_PATTERN))
+                        .into(),
+                ));
+                o.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+                    Ref::from_schema_name(JSON_WITHOUT_NUL).into(),
+                )));
+            }
+            inner.extend(o.properties.values_mut());
+            if let Some(extra) = o.additional_properties.as_deref_mut() {
+                if let AdditionalProperties::RefOr(extra) = extra {
+                    inner.push(extra);
+                }
+            }
+        }
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                inner.push(items);
+            }
+        }
+        Schema::OneOf(x) => inner.extend(x.items.iter_mut()),
+        Schema::AllOf(x) => inner.extend(x.items.iter_mut()),
+        Schema::AnyOf(x) => inner.extend(x.items.iter_mut()),
+        _ => {}
+    }
+    for s in inner {
+        no_nul(s, reached);
     }
 }
 

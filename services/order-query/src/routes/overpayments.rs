@@ -85,13 +85,17 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct RefundedRequest {
     /// How the shop gave the money back (e.g. its transfer's reference); 1 to 500 characters.
-    #[schema(
-        example = "국민은행 이체 2026-12-02, 홍길동",
-        min_length = 1,
-        max_length = 500,
-        pattern = "\\S"
-    )]
+    #[schema(schema_with = note_schema)]
     pub note: String,
+}
+
+fn note_schema() -> utoipa::openapi::schema::Schema {
+    platform::http::openapi::fields::required_text_up_to(MAX_NOTE_CHARS)
+        .examples(["국민은행 이체 2026-12-02, 홍길동"])
+        .description(Some(
+            "How the shop gave the money back (e.g. its transfer's reference); 1 to 500 characters.",
+        ))
+        .into()
 }
 
 fn overpayment_not_found(payment_ref: &str) -> ApiError {

@@ -72,7 +72,7 @@ async fn read_fields(
     request_body(content = CvsConfirmRequest, content_type = "application/json",
         description = "What PortOne (Galaxia) asks, as JSON. A form is read too, but cannot carry `extra` (400)"),
     responses((status = 200, description = "The order still awaits this payment: the store may take it", body = CallbackAnswer),
-        (status = 400, description = "`malformed_json`, or `invalid_request` (a field missing or ill-typed)", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, or `invalid_request` (a field missing or ill-typed, or text holding NUL)", body = ErrorBody),
         (status = 409, description = "Refused: unknown barcode, another order, no longer open, order not awaiting, or amount mismatch", body = CallbackAnswer)))]
 pub async fn cvs_confirm(
     pool: web::Data<PgPool>,
@@ -82,12 +82,6 @@ pub async fn cvs_confirm(
     let fields = read_fields(&req, payload).await?;
     let ask: CvsConfirmRequest = serde_json::from_value(fields)
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    // PostgreSQL text cannot hold NUL (asking would fail with 500): no barcode of ours has one.
-    if ask.imp_uid.contains('\0') || ask.merchant_uid.contains('\0') {
-        tracing::warn!("store payment refused: NUL in imp_uid or merchant_uid");
-        return Ok(HttpResponse::Conflict()
-            .json(json!({"result": "refused", "reason": "unknown barcode"})));
-    }
     let mut conn = db::get(&pool).await?;
     let found: Option<(String, Decimal, String, Decimal)> = payments::table
         .inner_join(orders::table)
@@ -165,7 +159,7 @@ pub async fn webhook(
                 tracing::warn!(security_event = true, imp_uid = %hint.imp_uid, claimed = %hint.merchant_uid, actual = %payment.merchant_uid,
                     "SECURITY: webhook names another order than PortOne does; acting on PortOne's");
             }
-            let verdict = verify::apply(&pool, &payment).await?;
+            let verdict = verify::apply(&pool, &payment, verify::Source::Webhook).await?;
             let detail = match &verdict {
                 Verdict::AmountMismatch { expected, actual } => {
                     Some(format!("expected {expected}, PortOne says {actual}"))

@@ -226,7 +226,9 @@ async fn record_paid(
     payment: &Payment,
     created: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let verdict = verify::apply(pool, payment).await?;
+    // PortOne's own answer to the gateway's call (even read back after a timeout) is the fast
+    // path, as a webhook is: not a change found by reconciliation.
+    let verdict = verify::apply(pool, payment, verify::Source::Webhook).await?;
     match verdict {
         Verdict::Recorded(_) | Verdict::Duplicate => {
             gw.relay.notify_one();
@@ -304,7 +306,7 @@ pub async fn charge(
                 if by_key(&p, &customer_uid) {
                     return record_paid(&gw, &pool, &id, &p, false).await;
                 }
-                verify::apply(&pool, &p).await?;
+                verify::apply(&pool, &p, verify::Source::Webhook).await?;
                 gw.relay.notify_one();
                 return Err(not_awaiting(&id, "paid"));
             }
@@ -412,7 +414,7 @@ async fn refused(
                 return record_paid(gw, pool, id, &p, false).await;
             }
             release(pool, id, None, "the order is paid at PortOne").await?;
-            verify::apply(pool, &p).await?;
+            verify::apply(pool, &p, verify::Source::Webhook).await?;
             gw.relay.notify_one();
             return Err(not_awaiting(id, "paid"));
         }
@@ -678,7 +680,7 @@ pub async fn revoke(
                 Ok(s) if s.schedule_status == Some(ScheduleStatus::Executed) => {
                     if let Some(imp_uid) = &s.imp_uid {
                         if let Ok(p) = client.get_payment(imp_uid).await {
-                            verify::apply(pool, &p).await?;
+                            verify::apply(pool, &p, verify::Source::Webhook).await?;
                         }
                     }
                     return Ok(Revoked::Executed);

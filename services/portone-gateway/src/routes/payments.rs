@@ -37,10 +37,13 @@ fn expired_at_schema() -> utoipa::openapi::schema::Schema {
 }
 
 fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
+    use platform::http::openapi::fields::UNIX_SECONDS_MAX;
     let bad = || {
         ApiError::bad_request(
             "invalid_request",
-            "expired_at must be unix seconds or an RFC 3339 time",
+            format!(
+                "expired_at must be unix seconds (at most {UNIX_SECONDS_MAX}) or an RFC 3339 time"
+            ),
         )
     };
     let t = match v {
@@ -52,6 +55,8 @@ fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
                     .map(|f| f as i64)
             })
+            // The document's maximum: past it a time no longer converts everywhere.
+            .filter(|t| *t <= UNIX_SECONDS_MAX)
             .ok_or_else(bad)?,
         serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|_| bad())?

@@ -19,10 +19,32 @@ pub struct Stack {
     pub order_query: String,
     pub gateway: String,
     pub client: reqwest::Client,
+    /// The gateway's settings beyond the common ones, for [`Stack::replica`].
+    gateway_settings: Vec<(String, String)>,
     stops: Stops,
 }
 
+fn gateway_config(
+    db_url: &str,
+    exchange: &str,
+    queue: &str,
+    extra: &[(String, String)],
+    port: &str,
+) -> platform::config::Settings {
+    let mut all: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    all.push(("http.port", port));
+    settings(Service::PortoneGateway, db_url, exchange, queue, &all)
+}
+
 pub async fn stack() -> Stack {
+    stack_with(&[]).await
+}
+
+/// [`stack`] with settings of the gateway's own (they win over the defaults).
+pub async fn stack_with(gateway: &[(&str, &str)]) -> Stack {
     let db_url = testkit::create_database().await;
     let exchange = testkit::unique("pbt.events.");
     let queue = |service: &str| testkit::unique(&format!("pbt.{service}."));
@@ -49,25 +71,31 @@ pub async fn stack() -> Stack {
     // PortOne must be told where to call back before the gateway is listening.
     let port = services::free_port().to_string();
     let webhook_base = format!("http://127.0.0.1:{port}");
+    let mut gateway_settings: Vec<(String, String)> = [
+        ("portone.base_url", sandbox.url.as_str()),
+        ("portone.imp_key", DEFAULT_IMP_KEY),
+        ("portone.imp_secret", DEFAULT_IMP_SECRET),
+        ("portone.channel_key", CHANNEL_KEY),
+        ("portone.webhook_base_url", webhook_base.as_str()),
+        ("portone.timeout", "5s"),
+    ]
+    .iter()
+    .chain(gateway.iter())
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let gateway_queue = queue("portone-gateway");
     let gw = services::start(
-        portone_gateway::startup::Application::build(settings(
-            Service::PortoneGateway,
+        portone_gateway::startup::Application::build(gateway_config(
             &db_url,
             &exchange,
-            &queue("portone-gateway"),
-            &[
-                ("http.port", port.as_str()),
-                ("portone.base_url", sandbox.url.as_str()),
-                ("portone.imp_key", DEFAULT_IMP_KEY),
-                ("portone.imp_secret", DEFAULT_IMP_SECRET),
-                ("portone.channel_key", CHANNEL_KEY),
-                ("portone.webhook_base_url", webhook_base.as_str()),
-                ("portone.timeout", "5s"),
-            ],
+            &gateway_queue,
+            &gateway_settings,
+            &port,
         ))
         .await
         .unwrap(),
     );
+    gateway_settings.push(("amqp.queue".into(), gateway_queue));
     let s = Stack {
         db_url,
         exchange,
@@ -75,6 +103,7 @@ pub async fn stack() -> Stack {
         order_query: oq.url,
         gateway: gw.url,
         client: services::client(),
+        gateway_settings,
         stops: Stops(vec![sandbox.shutdown, oq.shutdown, gw.shutdown]),
     };
     services::wait_ready(&s.client, &[&s.order_query, &s.gateway]).await;
@@ -82,6 +111,30 @@ pub async fn stack() -> Stack {
 }
 
 impl Stack {
+    /// Another portone-gateway on the same database and queue (a second replica); its URL.
+    pub async fn replica(&mut self) -> String {
+        let queue = self
+            .gateway_settings
+            .iter()
+            .find(|(k, _)| k == "amqp.queue")
+            .map(|(_, v)| v.clone())
+            .expect("queue");
+        let gw = services::start(
+            portone_gateway::startup::Application::build(gateway_config(
+                &self.db_url,
+                &self.exchange,
+                &queue,
+                &self.gateway_settings,
+                "0",
+            ))
+            .await
+            .unwrap(),
+        );
+        self.stops.0.push(gw.shutdown);
+        services::wait_ready(&self.client, &[&gw.url]).await;
+        gw.url
+    }
+
     /// Creates an order in order-query and waits until the gateway's view has it.
     pub async fn order(&self, id: &str, method: &str) {
         let body = json!({

@@ -1,0 +1,10 @@
+DROP TABLE portone_gateway.reconcile_runs;
+DROP INDEX portone_gateway.payments_reread_new;
+DROP INDEX portone_gateway.payments_reread_oldest;
+DROP INDEX portone_gateway.payments_reread_due;
+ALTER TABLE portone_gateway.payments
+    DROP COLUMN last_reread_error,
+    DROP COLUMN last_reread_at,
+    DROP COLUMN reread_errors,
+    DROP COLUMN reread_count,
+    DROP COLUMN next_reread_at;
