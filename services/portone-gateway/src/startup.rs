@@ -108,6 +108,16 @@ impl Application {
                 shutdown.child_token(),
             )),
             tokio::spawn(reconciler.run(shutdown.child_token())),
+            // Charges and schedules have no imp_uid until PortOne answers or runs them: read by
+            // merchant_uid on the same settings.
+            tokio::spawn(crate::charges::reconcile(
+                pool.clone(),
+                client.clone(),
+                settings.portone.reconcile.clone(),
+                settings.portone.timeout,
+                relay_waker.clone(),
+                shutdown.child_token(),
+            )),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;

@@ -171,6 +171,10 @@ async fn claim(
                         charges::fail_reason.eq(None::<String>),
                         charges::claimed_at.eq(now),
                         charges::updated_at.eq(now),
+                        charges::next_reread_at.eq(None::<DateTime<Utc>>),
+                        charges::reread_count.eq(0),
+                        charges::reread_errors.eq(0),
+                        charges::last_reread_error.eq(None::<String>),
                     ))
                     .execute(conn)
                     .await?;
@@ -590,6 +594,10 @@ pub async fn schedule(
                         charges::next_attempt_at.eq(None::<DateTime<Utc>>),
                         charges::last_error.eq(None::<String>),
                         charges::unschedule_reason.eq(None::<String>),
+                        charges::next_reread_at.eq(None::<DateTime<Utc>>),
+                        charges::reread_count.eq(0),
+                        charges::reread_errors.eq(0),
+                        charges::last_reread_error.eq(None::<String>),
                     ))
                     .execute(conn)
                     .await?;
