@@ -9,10 +9,14 @@
 //! deposit-confirmation run together and the payment flow is measured (confirmation batches,
 //! sustained confirmations, lag until `order.paid` is visible in order-query).
 //!
-//! It prints the figures and rewrites the "order-query" and "deposit-confirmation" sections of
-//! `docs/benchmarks.md`. It exits non-zero only on errors (a failed request, a wrong count), never
+//! Part "charges" (module `charges`): billing-key charges through portone-gateway against
+//! portone-sandbox, beside the same charges on the sandbox directly.
+//!
+//! It prints the figures and rewrites the "order-query", "deposit-confirmation" and charges
+//! sections of `docs/benchmarks.md`. It exits non-zero only on errors (a failed request, a wrong count), never
 //! on a missed target.
 
+mod charges;
 mod deposits;
 mod reconcile;
 
@@ -50,8 +54,8 @@ and deposit-confirmation (confirmation batches, sustained confirmations, lag unt
 USAGE: paybridge-bench [OPTIONS]
 
 OPTIONS:
-  --only PART           run one part only: order-query, deposits or reconcile (default: all three,
-                        in that order)
+  --only PART           run one part only: order-query, deposits, reconcile or charges (default:
+                        all four, in that order)
   --seed-concurrency N  concurrent create requests while seeding (default 32)
   --docs PATH           markdown file to update (default <workspace>/docs/benchmarks.md)
   --no-docs             do not write the markdown file
@@ -82,6 +86,10 @@ reconcile (portone-gateway's reconciler with many unfinished barcodes):
   --barcodes N          ready barcodes seeded (default 10000)
   --reconcile-passes N  timed passes over all of them (default 5)
 
+charges:
+  --charges N           billing-key charges, on the sandbox alone and through the gateway (default 1000)
+  --charge-concurrency N  charges in flight at a time (default 8)
+
 Environment: BENCH_LOG=LEVEL prints the services' JSON logs at LEVEL (e.g. warn) to stdout.
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust) and RabbitMQ on 127.0.0.1:5672.";
@@ -91,6 +99,7 @@ enum Part {
     OrderQuery,
     Deposits,
     Reconcile,
+    Charges,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +123,8 @@ struct Args {
     docs: Option<PathBuf>,
     barcodes: usize,
     reconcile_passes: usize,
+    charges: usize,
+    charge_concurrency: usize,
 }
 
 impl Args {
@@ -138,6 +149,8 @@ impl Args {
             docs: Some(workspace_root().join("docs").join("benchmarks.md")),
             barcodes: 10_000,
             reconcile_passes: 5,
+            charges: 1000,
+            charge_concurrency: 8,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -149,8 +162,9 @@ impl Args {
                         "order-query" => Part::OrderQuery,
                         "deposits" | "deposit-confirmation" => Part::Deposits,
                         "reconcile" => Part::Reconcile,
+                        "charges" => Part::Charges,
                         other => {
-                            bail!("--only wants order-query, deposits or reconcile, got '{other}'")
+                            bail!("--only wants order-query, deposits, reconcile or charges, got '{other}'")
                         }
                     })
                 }
@@ -159,6 +173,10 @@ impl Args {
                 "--orders" => args.orders = positive(&flag, &value(&flag)?)?,
                 "--seed-concurrency" => args.seed_concurrency = positive(&flag, &value(&flag)?)?,
                 "--list-runs" => args.list_runs = positive(&flag, &value(&flag)?)?,
+                "--charges" => args.charges = positive(&flag, &value(&flag)?)?,
+                "--charge-concurrency" => {
+                    args.charge_concurrency = positive(&flag, &value(&flag)?)?
+                }
                 "--batches-100" => args.batches_100 = positive(&flag, &value(&flag)?)?,
                 "--batches-1000" => args.batches_1000 = positive(&flag, &value(&flag)?)?,
                 "--sustained-orders" => args.sustained_orders = positive(&flag, &value(&flag)?)?,
@@ -285,6 +303,19 @@ async fn run(args: Args) -> anyhow::Result<()> {
             write_docs(path, reconcile::HEADING, &report.markdown_section())
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("\nwrote the reconciliation section of {}", path.display());
+        }
+    }
+
+    if runs(Part::Charges) {
+        println!("\n== portone-gateway: billing-key charges ==");
+        let report = on_fresh_database(&mut admin, args.auto_explain_ms, |db_url| async move {
+            charges::run(args, &db_url).await
+        })
+        .await?;
+        if let Some(path) = &args.docs {
+            write_docs(path, charges::HEADING, &report.markdown_section())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("\nwrote the charges section of {}", path.display());
         }
     }
     Ok(())
@@ -1434,8 +1465,9 @@ the figures by hand.
   after the other: \"order-query\" (flags `--concurrency N` and `--seconds N` for the detail load, `--orders N`),
   \"deposit-confirmation\" (flags `--batches-100 N`, `--batches-1000 N`, `--sustained-orders N`,
   `--sustained-senders N`, `--sustained-batch N`, `--lag-rate N`, `--lag-seconds N`, `--lag-batch N`,
-  `--lag-probe-rate N`) and \"portone-gateway reconciliation\" (flags `--barcodes N`, `--reconcile-passes N`).
-  `--only order-query`, `--only deposits` or `--only reconcile` runs one part, `--no-docs` writes nothing,
+  `--lag-probe-rate N`), \"portone-gateway reconciliation\" (flags `--barcodes N`, `--reconcile-passes N`) and
+  \"portone-gateway: billing-key charges\" (flags `--charges N`, `--charge-concurrency N`).
+  `--only order-query`, `--only deposits`, `--only reconcile` or `--only charges` runs one part, `--no-docs` writes nothing,
   `--help` lists every flag. It needs PostgreSQL on 127.0.0.1:5432 (user `postgres`, trust) and RabbitMQ on
   127.0.0.1:5672; each part creates a database, an exchange and queues of its own and deletes them at the end.
 

@@ -37,10 +37,14 @@ pub enum EventType {
     PaymentCancelled,
     #[serde(rename = "payment.found_by_reconciliation")]
     PaymentFoundByReconciliation,
+    #[serde(rename = "payment.vbank_issued")]
+    PaymentVbankIssued,
+    #[serde(rename = "payment.vbank_voided")]
+    PaymentVbankVoided,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         EventType::OrderCreated,
         EventType::OrderCancelled,
         EventType::OrderExpired,
@@ -53,6 +57,8 @@ impl EventType {
         EventType::PaymentPaid,
         EventType::PaymentCancelled,
         EventType::PaymentFoundByReconciliation,
+        EventType::PaymentVbankIssued,
+        EventType::PaymentVbankVoided,
     ];
 
     /// Also the AMQP routing key.
@@ -70,6 +76,8 @@ impl EventType {
             EventType::PaymentPaid => "payment.paid",
             EventType::PaymentCancelled => "payment.cancelled",
             EventType::PaymentFoundByReconciliation => "payment.found_by_reconciliation",
+            EventType::PaymentVbankIssued => "payment.vbank_issued",
+            EventType::PaymentVbankVoided => "payment.vbank_voided",
         }
     }
 
@@ -281,6 +289,32 @@ pub struct PaymentFoundByReconciliation {
     pub source: ReconcileSource,
 }
 
+/// A PortOne virtual account issued for the order: the customer transfers `amount` to
+/// `vbank_num` at `vbank_name` before `vbank_date`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentVbankIssued {
+    pub imp_uid: String,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbank_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbank_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbank_num: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbank_holder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vbank_date: Option<DateTime<Utc>>,
+}
+
+/// A virtual account voided at PortOne before anyone paid into it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentVbankVoided {
+    pub imp_uid: String,
+    pub reason: String,
+    pub voided_at: DateTime<Utc>,
+}
+
 macro_rules! event_data {
     ($($ty:ident),* $(,)?) => {
         $(impl EventData for $ty { const TYPE: EventType = EventType::$ty; })*
@@ -313,6 +347,8 @@ event_data!(
     PaymentPaid,
     PaymentCancelled,
     PaymentFoundByReconciliation,
+    PaymentVbankIssued,
+    PaymentVbankVoided,
 );
 
 #[cfg(test)]
@@ -405,6 +441,20 @@ mod tests {
             imp_uid: "imp_2".into(),
             reason: "order paid by bank_transfer".into(),
             voided_at: at(8),
+        });
+        round_trip(PaymentVbankIssued {
+            imp_uid: "imp_5".into(),
+            amount,
+            vbank_code: Some("004".into()),
+            vbank_name: Some("KB국민은행".into()),
+            vbank_num: Some("12345678901234".into()),
+            vbank_holder: Some("페이브릿지".into()),
+            vbank_date: Some(at(86400)),
+        });
+        round_trip(PaymentVbankVoided {
+            imp_uid: "imp_5".into(),
+            reason: "order paid by another payment".into(),
+            voided_at: at(9),
         });
         round_trip(PaymentPaid {
             imp_uid: "imp_3".into(),

@@ -38,7 +38,9 @@ pub struct NulInText {
 }
 
 /// Form fields, query pairs: `Err` naming the first key or value that holds NUL.
-pub fn refuse_nul<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), NulInText> {
+pub fn refuse_nul<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), NulInText> {
     match pairs
         .into_iter()
         .find(|(k, v)| k.contains('\0') || v.contains('\0'))
@@ -209,7 +211,9 @@ mod tests {
         assert!(check(br#"{"a":"\u0001\u001f\u007f"}"#).is_ok());
         assert_eq!(
             refuse_nul([("a", "1"), ("merchant_uid", "x\0")]),
-            Err(NulInText { field: "merchant_uid".into() })
+            Err(NulInText {
+                field: "merchant_uid".into()
+            })
         );
         assert!(refuse_nul([("a", "1")]).is_ok());
     }

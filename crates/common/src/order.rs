@@ -30,6 +30,8 @@ pub enum PaymentMethod {
     BankTransfer,
     Cvs,
     Card,
+    /// A PortOne virtual account (가상계좌): one account per order, no name matching.
+    Vbank,
 }
 
 /// Something that happens to an order.
@@ -128,10 +130,11 @@ impl FromStr for OrderStatus {
 }
 
 impl PaymentMethod {
-    pub const ALL: [PaymentMethod; 3] = [
+    pub const ALL: [PaymentMethod; 4] = [
         PaymentMethod::BankTransfer,
         PaymentMethod::Cvs,
         PaymentMethod::Card,
+        PaymentMethod::Vbank,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -139,6 +142,7 @@ impl PaymentMethod {
             PaymentMethod::BankTransfer => "bank_transfer",
             PaymentMethod::Cvs => "cvs",
             PaymentMethod::Card => "card",
+            PaymentMethod::Vbank => "vbank",
         }
     }
 }
@@ -246,6 +250,7 @@ mod tests {
             Just(Transition::Pay(PaymentMethod::BankTransfer)),
             Just(Transition::Pay(PaymentMethod::Cvs)),
             Just(Transition::Pay(PaymentMethod::Card)),
+            Just(Transition::Pay(PaymentMethod::Vbank)),
             Just(Transition::Cancel),
             Just(Transition::Expire),
             Just(Transition::Refund),

@@ -20,8 +20,10 @@ mod cancel;
 mod client;
 mod error;
 pub mod lenient;
+pub mod subscribe;
 mod token;
 pub mod types;
+pub mod vbank;
 pub mod webhook;
 
 pub use cancel::{
@@ -34,3 +36,7 @@ pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM
 
 /// PortOne's production host.
 pub const PRODUCTION_BASE_URL: &str = "https://api.iamport.kr";
+pub use subscribe::{
+    AgainRequest, OnetimeRequest, ScheduleEntry, ScheduleRequest, UnscheduleRequest,
+};
+pub use vbank::{VbankIssueRequest, VbankModifyRequest};

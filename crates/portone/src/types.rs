@@ -464,11 +464,14 @@ fn null_as_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
-fn expose<S: Serializer>(value: &Secret<String>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn expose<S: Serializer>(value: &Secret<String>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(value.expose())
 }
 
-fn expose_opt<S: Serializer>(value: &Option<Secret<String>>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn expose_opt<S: Serializer>(
+    value: &Option<Secret<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) => s.serialize_str(v.expose()),
         None => s.serialize_none(),

@@ -405,9 +405,7 @@ async fn hostile_confirmations_are_refused_in_bankdas_shape_and_confirm_nothing(
             let expected = match case.name {
                 "oversized with Content-Length" | "oversized chunked" => (413, too_large),
                 "form" | "invalid UTF-8" | "10,000-deep array" | "duplicate keys"
-                | "NUL in text" => {
-                    (400, format_error)
-                }
+                | "NUL in text" => (400, format_error),
                 other => panic!("no expectation for {other}"),
             };
             assert_eq!((status, body.as_str()), expected, "{method} {}", case.name);

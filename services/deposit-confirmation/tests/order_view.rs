@@ -23,8 +23,12 @@ fn envelope(event_type: &str, order_id: &str, data: serde_json::Value) -> String
 }
 
 fn created(order_id: &str, amount: &str) -> (&'static str, String) {
+    created_for(order_id, amount, "bank_transfer")
+}
+
+fn created_for(order_id: &str, amount: &str, method: &str) -> (&'static str, String) {
     let data = json!({
-        "payment_method": "bank_transfer",
+        "payment_method": method,
         "order_price_amount": amount,
         "billing_name": "홍길동",
         "bank_account_no": "12312422234",
@@ -38,8 +42,12 @@ fn created(order_id: &str, amount: &str) -> (&'static str, String) {
 }
 
 fn paid(order_id: &str) -> (&'static str, String) {
+    paid_via(order_id, "bank_transfer")
+}
+
+fn paid_via(order_id: &str, via: &str) -> (&'static str, String) {
     let data = json!({
-        "paid_via": "bank_transfer",
+        "paid_via": via,
         "paid_at": "2026-11-22T00:00:01Z",
         "amount": "30000.00",
         "payment_event_id": uuid::Uuid::new_v4(),
@@ -107,6 +115,9 @@ async fn a_burst_of_order_events_leaves_the_view_as_one_by_one_would() {
         created("V-LATE", "12345.67"),
         // Still awaiting.
         created("V-WAIT", "30000.00"),
+        // To be paid into a PortOne virtual account, and paid so.
+        created_for("V-VBANK", "30000.00", "vbank"),
+        paid_via("V-VBANK", "vbank"),
     ];
     // The same order.created again under a new event id changes nothing.
     burst.push(created("V-PAID", "99999.00"));
@@ -141,6 +152,7 @@ async fn a_burst_of_order_events_leaves_the_view_as_one_by_one_would() {
             "V-LATE awaiting_payment 12345.67",
             "V-PAID paid 30000.00",
             "V-REFUND cancelled 30000.00",
+            "V-VBANK paid 30000.00",
             "V-WAIT awaiting_payment 30000.00",
         ]
     );

@@ -42,7 +42,8 @@ pub struct CreateOrderRequest {
     #[serde(default)]
     #[schema(schema_with = items_schema)]
     pub items: Vec<ItemRequest>,
-    /// `bank_transfer` (default), `cvs` or `card`.
+    /// `bank_transfer` (default), `cvs`, `card` or `vbank` (a PortOne virtual account; not on
+    /// Bankda's list).
     #[schema(schema_with = payment_method_schema)]
     pub payment_method: Option<PaymentMethod>,
     /// RFC 3339, in the future; defaults to `orders.default_deposit_deadline` after creation.
@@ -57,7 +58,7 @@ pub struct ItemRequest {
     pub product_name: String,
 }
 
-const PAYMENT_METHODS: &[&str] = &["bank_transfer", "cvs", "card"];
+const PAYMENT_METHODS: &[&str] = &["bank_transfer", "cvs", "card", "vbank"];
 const STATUSES: &[&str] = &["awaiting_payment", "paid", "cancelled", "expired"];
 
 fn order_date_schema() -> utoipa::openapi::schema::Schema {
@@ -312,7 +313,7 @@ pub struct OrderView {
     pub deposit_deadline: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Once paid: `bank_transfer`, `cvs` or `card`.
+    /// Once paid: `bank_transfer`, `cvs`, `card` or `vbank`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = payment_method_out)]
     pub paid_via: Option<PaymentMethod>,

@@ -164,6 +164,8 @@ mod tests {
             "deposit.refused",
             "payment.cvs_issued",
             "payment.cvs_voided",
+            "payment.vbank_issued",
+            "payment.vbank_voided",
         ] {
             assert!(keys.contains(&k), "{k} recorded");
         }

@@ -2,6 +2,7 @@
 //! voids convenience-store barcodes, verifies payments (webhooks are hints, re-read from
 //! PortOne), passes billing-key calls through, and turns what PortOne confirms into events.
 
+pub mod charges;
 pub mod order_view;
 pub mod reconcile;
 pub mod refunds;

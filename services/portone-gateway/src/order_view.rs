@@ -1,8 +1,8 @@
 //! The gateway's own view of orders, from `order.*` events. When an order with an open barcode
-//! is paid another way, cancelled or expired, the barcode is marked for voiding; the voider
-//! then voids it at PortOne, outside this transaction.
+//! or virtual account is paid another way, cancelled or expired, it is marked for voiding (a
+//! scheduled charge for revoking); the voider then voids it at PortOne, outside this transaction.
 
-use crate::schema::{orders, payments};
+use crate::schema::{charges, orders, payments};
 use common::events::{Event, RawEnvelope};
 use common::OrderStatus;
 use diesel::prelude::*;
@@ -40,6 +40,7 @@ impl EventHandler for OrderEvents {
                         orders::buyer_email.eq(&c.buyer_email),
                         orders::buyer_cellphone.eq(&c.buyer_cellphone),
                         orders::updated_at.eq(now),
+                        orders::deposit_deadline.eq(c.deposit_deadline),
                     ))
                     .on_conflict_do_nothing()
                     .execute(conn)
@@ -80,7 +81,24 @@ impl EventHandler for OrderEvents {
                 ))
                 .execute(conn)
                 .await?;
-            tracing::info!(order_id = id, barcodes = ?open, reason = %reason, "barcodes to void at PortOne");
+            tracing::info!(order_id = id, barcodes = ?open, reason = %reason, "barcodes and virtual accounts to void at PortOne");
+        }
+        // A booked charge is not wanted either (a schedule that paid the order is `paid` already).
+        let unscheduling = diesel::update(
+            charges::table
+                .find(id)
+                .filter(charges::status.eq("scheduled")),
+        )
+        .set((
+            charges::status.eq("unscheduling"),
+            charges::unschedule_reason.eq(&reason),
+            charges::next_attempt_at.eq(now),
+            charges::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+        if unscheduling > 0 {
+            tracing::info!(order_id = id, reason = %reason, "scheduled charge to revoke at PortOne");
         }
         Ok(())
     }

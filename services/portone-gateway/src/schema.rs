@@ -9,6 +9,7 @@ diesel::table! {
         buyer_email -> Nullable<Text>,
         buyer_cellphone -> Nullable<Text>,
         updated_at -> Timestamptz,
+        deposit_deadline -> Nullable<Timestamptz>,
     }
 }
 
@@ -35,6 +36,7 @@ diesel::table! {
         last_reread_at -> Nullable<Timestamptz>,
         last_reread_error -> Nullable<Text>,
         cancelled_amount -> Numeric,
+        vbank_num -> Nullable<Text>,
     }
 }
 
@@ -80,5 +82,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    portone_gateway.charges (order_id) {
+        order_id -> Text,
+        kind -> Text,
+        customer_uid -> Text,
+        status -> Text,
+        amount -> Numeric,
+        schedule_at -> Nullable<Timestamptz>,
+        imp_uid -> Nullable<Text>,
+        fail_reason -> Nullable<Text>,
+        claimed_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        unschedule_reason -> Nullable<Text>,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        next_reread_at -> Nullable<Timestamptz>,
+        reread_count -> Int4,
+        reread_errors -> Int4,
+        last_reread_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(payments -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks, cancellations, refunds);
+diesel::joinable!(charges -> orders (order_id));
+diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks, cancellations, refunds, charges);

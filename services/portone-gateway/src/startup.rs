@@ -2,7 +2,7 @@
 //! voider, reconciler, outbox relay, HTTP server.
 
 use crate::reconcile::{ReconcileMetrics, Reconciler};
-use crate::routes::{billing_keys, callbacks, payments, refunds};
+use crate::routes::{billing_keys, callbacks, charges, payments, refunds, vbank};
 use crate::state::Gateway;
 use crate::{order_view, voider, MIGRATIONS, SCHEMA};
 use actix_web::middleware::from_fn;
@@ -115,6 +115,16 @@ impl Application {
                 relay_waker.clone(),
                 shutdown.child_token(),
             )),
+            // Charges and schedules have no imp_uid until PortOne answers or runs them: read by
+            // merchant_uid on the same settings.
+            tokio::spawn(crate::charges::reconcile(
+                pool.clone(),
+                client.clone(),
+                settings.portone.reconcile.clone(),
+                settings.portone.timeout,
+                relay_waker.clone(),
+                shutdown.child_token(),
+            )),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
@@ -155,6 +165,7 @@ impl Application {
                             "/orders/{order_id}/cvs",
                             web::delete().to(payments::void_cvs),
                         )
+                        .configure(billing_routes)
                         .route("/payments/{imp_uid}", web::get().to(payments::get_payment))
                         .route(
                             "/payments/{imp_uid}/cancel",
@@ -194,14 +205,33 @@ impl Application {
     }
 }
 
+/// Billing-key charges, schedules and virtual accounts (under `/v1`).
+fn billing_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/orders/{order_id}/billing-key-payment",
+        web::post().to(charges::charge),
+    )
+    .route(
+        "/orders/{order_id}/schedule",
+        web::post().to(charges::schedule),
+    )
+    .route(
+        "/orders/{order_id}/schedule",
+        web::delete().to(charges::unschedule),
+    )
+    .route("/orders/{order_id}/vbank", web::post().to(vbank::issue))
+    .route("/orders/{order_id}/vbank", web::delete().to(vbank::void));
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, payments, billing keys, webhooks."),
+    info(title = "paybridge portone-gateway", description = "PortOne V1: barcodes, virtual accounts, billing-key charges and schedules, payments, billing keys, webhooks."),
     paths(payments::issue_cvs, payments::void_cvs, payments::get_payment,
           billing_keys::list, billing_keys::get, billing_keys::issue, billing_keys::delete, billing_keys::payments, billing_keys::schedules,
-          callbacks::cvs_confirm, callbacks::webhook, refunds::cancel),
+          callbacks::cvs_confirm, callbacks::webhook, refunds::cancel,
+          charges::charge, charges::schedule, charges::unschedule, vbank::issue, vbank::void),
     modifiers(&BearerAuth, &CONVENTIONS, &PortoneIds, &OptionalCvsBody, &TextWithoutNul),
-    tags((name = "payments", description = "Barcodes and payment look-ups (bearer token)"),
+    tags((name = "payments", description = "Barcodes, virtual accounts, billing-key charges and schedules, payment look-ups (bearer token)"),
          (name = "billing-keys", description = "PortOne billing keys, passed through (bearer token)"),
          (name = "portone", description = "PortOne's callbacks"),
          (name = "operations", description = "Health, metrics, docs"))

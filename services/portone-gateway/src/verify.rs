@@ -9,7 +9,7 @@
 use crate::schema::{orders, payments};
 use crate::{PRODUCER, SCHEMA};
 use chrono::{DateTime, TimeZone, Utc};
-use common::events::{EventEnvelope, PaymentCvsVoided, PaymentPaid};
+use common::events::{EventEnvelope, PaymentCvsVoided, PaymentPaid, PaymentVbankVoided};
 use common::events::{PaymentFoundByReconciliation, ReconcileSource};
 use common::{Money, OrderId, PaymentMethod};
 use diesel::prelude::*;
@@ -53,6 +53,7 @@ fn at(unix: Option<i64>) -> DateTime<Utc> {
 pub fn method_of(payment: &Payment) -> PaymentMethod {
     match payment.pay_method.as_deref() {
         Some("cvs") => PaymentMethod::Cvs,
+        Some("vbank") => PaymentMethod::Vbank,
         _ => PaymentMethod::Card,
     }
 }
@@ -161,6 +162,7 @@ pub async fn apply(
                         &EventEnvelope::new(PRODUCER, order_id.clone(), now, event),
                     )
                     .await?;
+                    crate::charges::settle(conn, order_id.as_str(), payment).await?;
                     // A payment first seen already partly cancelled.
                     crate::refunds::record_cancellations(conn, &order_id, payment, method).await?;
                     Ok(Verdict::Recorded("paid"))
@@ -188,6 +190,14 @@ pub async fn apply(
                     Ok(Verdict::Recorded("voided"))
                 }
                 (PaymentStatus::Cancelled, Some(_)) => Ok(Verdict::Duplicate),
+                // A refused billing-key charge (a scheduled one run by PortOne): its booking is over.
+                (PaymentStatus::Failed, None) => {
+                    if crate::charges::settle(conn, order_id.as_str(), payment).await? {
+                        Ok(Verdict::Recorded("failed"))
+                    } else {
+                        Ok(Verdict::NoChange)
+                    }
+                }
                 _ => Ok(Verdict::NoChange),
             };
             let verdict = verdict?;
@@ -220,7 +230,8 @@ pub async fn apply(
     Ok(verdict)
 }
 
-/// Records a barcode as voided and emits `payment.cvs_voided`, inside the caller's transaction.
+/// Records a barcode (or a virtual account) as voided and emits `payment.cvs_voided` (or
+/// `payment.vbank_voided`), inside the caller's transaction.
 pub async fn mark_voided(
     conn: &mut diesel_async::AsyncPgConnection,
     imp_uid: &str,
@@ -228,14 +239,29 @@ pub async fn mark_voided(
     reason: &str,
 ) -> Result<(), diesel::result::Error> {
     let now = Utc::now();
-    diesel::update(payments::table.find(imp_uid))
+    let method: String = diesel::update(payments::table.find(imp_uid))
         .set((
             payments::status.eq("voided"),
             payments::voided_at.eq(now),
             payments::void_reason.eq(reason),
         ))
-        .execute(conn)
+        .returning(payments::pay_method)
+        .get_result(conn)
         .await?;
+    if method == "vbank" {
+        let event = PaymentVbankVoided {
+            imp_uid: imp_uid.to_owned(),
+            reason: reason.to_owned(),
+            voided_at: now,
+        };
+        messaging::enqueue(
+            conn,
+            SCHEMA,
+            &EventEnvelope::new(PRODUCER, order_id, now, event),
+        )
+        .await?;
+        return Ok(());
+    }
     let event = PaymentCvsVoided {
         imp_uid: imp_uid.to_owned(),
         reason: reason.to_owned(),

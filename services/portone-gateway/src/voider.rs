@@ -1,4 +1,5 @@
-//! Voids at PortOne the barcodes the order view marked `voiding`, with retries and backoff.
+//! Voids at PortOne the barcodes and virtual accounts the order view marked `voiding`, and
+//! revokes the scheduled charges it marked `unscheduling`, with retries and backoff.
 //! The PortOne call happens outside any transaction that holds other work up.
 
 use crate::schema::payments;
@@ -30,10 +31,25 @@ pub async fn run(
         match swept {
             Ok(0) => {}
             Ok(n) => {
-                tracing::info!(voided = n, "barcodes voided at PortOne");
+                tracing::info!(
+                    voided = n,
+                    "barcodes and virtual accounts voided at PortOne"
+                );
                 relay.notify_one();
             }
             Err(e) => tracing::warn!(error = %e, "void sweep failed; retrying"),
+        }
+        let unscheduled = tokio::select! {
+            done = unschedule_sweep(&pool, &client) => done,
+            _ = platform::service::grace_expired(&shutdown) => return,
+        };
+        match unscheduled {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(revoked = n, "scheduled charges revoked at PortOne");
+                relay.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "unschedule sweep failed; retrying"),
         }
         tokio::select! {
             _ = wake.notified() => {}
@@ -45,17 +61,22 @@ pub async fn run(
 
 async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform::db::StorageError> {
     let mut conn = db::get(pool).await?;
-    let due: Vec<(String, String)> = payments::table
+    let due: Vec<(String, String, String)> = payments::table
         .filter(payments::status.eq("voiding"))
         .filter(payments::next_void_at.le(chrono::Utc::now()))
-        .select((payments::imp_uid, payments::order_id))
+        .select((payments::imp_uid, payments::order_id, payments::pay_method))
         .limit(50)
         .load(&mut conn)
         .await?;
     let mut voided = 0;
-    for (imp_uid, order_id) in due {
+    for (imp_uid, order_id, pay_method) in due {
         let order_id = OrderId::parse(&order_id).expect("constrained by the schema");
-        match client.revoke_cvs(&imp_uid).await {
+        let revoked = if pay_method == "vbank" {
+            client.revoke_vbank(&imp_uid).await
+        } else {
+            client.revoke_cvs(&imp_uid).await
+        };
+        match revoked {
             Ok(_) => {
                 let reason: Option<String> = payments::table
                     .find(&imp_uid)
@@ -86,7 +107,7 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
                 }
             }
             Err(e) => {
-                // The barcode may have been paid at the store just before: then PortOne refuses
+                // The barcode (or account) may have been paid just before: then PortOne refuses
                 // the void, and what PortOne says now decides.
                 if let Ok(payment) = client.get_payment(&imp_uid).await {
                     if payment.status == PaymentStatus::Paid
@@ -111,4 +132,48 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
         }
     }
     Ok(voided)
+}
+
+/// Revokes at PortOne the scheduled charges of orders paid another way, cancelled or expired.
+async fn unschedule_sweep(
+    pool: &PgPool,
+    client: &PortOneClient,
+) -> Result<usize, platform::db::StorageError> {
+    use crate::routes::charges::{revoke, Revoked};
+    use crate::schema::charges;
+    let mut conn = db::get(pool).await?;
+    let due: Vec<(String, String, Option<String>)> = charges::table
+        .filter(charges::status.eq("unscheduling"))
+        .filter(charges::next_attempt_at.le(chrono::Utc::now()))
+        .select((
+            charges::order_id,
+            charges::customer_uid,
+            charges::unschedule_reason,
+        ))
+        .limit(50)
+        .load(&mut conn)
+        .await?;
+    let mut revoked = 0;
+    for (order_id, customer_uid, reason) in due {
+        let id = OrderId::parse(&order_id).expect("constrained by the schema");
+        let reason = reason.unwrap_or_else(|| "order no longer awaiting payment".into());
+        match revoke(client, pool, &id, &customer_uid, &reason).await? {
+            Revoked::Revoked(_) => revoked += 1,
+            // Its payment was applied (an overpayment, by the order's state).
+            Revoked::Executed => {}
+            Revoked::Failed(e) => {
+                tracing::warn!(order_id = %id, error = %e, "unschedule at PortOne failed; will retry");
+                diesel::sql_query(
+                    "UPDATE portone_gateway.charges SET attempts = attempts + 1, last_error = $2, \
+                     next_attempt_at = now() + least(interval '1 second' * power(2, least(attempts, 12)), interval '10 minutes') \
+                     WHERE order_id = $1 AND status = 'unscheduling'",
+                )
+                .bind::<diesel::sql_types::Text, _>(&order_id)
+                .bind::<diesel::sql_types::Text, _>(e.to_string())
+                .execute(&mut conn)
+                .await?;
+            }
+        }
+    }
+    Ok(revoked)
 }

@@ -387,7 +387,11 @@ async fn billing_keys_pass_through_and_no_card_data_is_kept() {
         serde_json::from_str::<Value>(&text).unwrap()["customer_uid"],
         "user+1@shop.kr"
     );
-    for path in ["/user+1@shop.kr", "/user%2b1@shop.kr", "/user%2B1%40shop%2Ekr"] {
+    for path in [
+        "/user+1@shop.kr",
+        "/user%2b1@shop.kr",
+        "/user%2B1%40shop%2Ekr",
+    ] {
         let res = s
             .client
             .get(url(path))

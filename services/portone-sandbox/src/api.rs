@@ -103,7 +103,7 @@ pub async fn get_token(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     })
 }
 
-fn too_long(limits: &[(&str, Option<&str>, usize)]) -> Option<String> {
+pub(crate) fn too_long(limits: &[(&str, Option<&str>, usize)]) -> Option<String> {
     limits.iter().find_map(|(name, value, max)| {
         value
             .filter(|v| v.chars().count() > *max)
@@ -463,7 +463,7 @@ pub fn mask_card(digits: &str) -> String {
 }
 
 /// An invented but stable card company per leading digit (name, 금융결제원-style code).
-fn card_company(digits: &str) -> (&'static str, &'static str) {
+pub(crate) fn card_company(digits: &str) -> (&'static str, &'static str) {
     match digits.as_bytes().first() {
         Some(b'3') => ("현대카드", "367"),
         Some(b'4') => ("신한카드", "366"),
@@ -474,7 +474,7 @@ fn card_company(digits: &str) -> (&'static str, &'static str) {
     }
 }
 
-fn valid_expiry(raw: &str) -> Result<(i32, u32), ()> {
+pub(crate) fn valid_expiry(raw: &str) -> Result<(i32, u32), ()> {
     let digits: String = raw
         .trim()
         .chars()
@@ -625,7 +625,7 @@ pub async fn delete_customer(
     }
 }
 
-fn page_param(req: &HttpRequest) -> Result<usize, HttpResponse> {
+pub(crate) fn page_param(req: &HttpRequest) -> Result<usize, HttpResponse> {
     match body::query_param(req, "page") {
         None => Ok(1),
         Some(v) => match v.parse::<usize>() {

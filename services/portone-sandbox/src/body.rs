@@ -166,11 +166,9 @@ impl Fields {
                 CODE_ERROR,
                 "요청 본문은 JSON 객체여야 합니다.",
             )),
-            Err(common::json::StrictJsonError::Nul(nul)) => Err(error(
-                StatusCode::BAD_REQUEST,
-                CODE_ERROR,
-                nul.to_string(),
-            )),
+            Err(common::json::StrictJsonError::Nul(nul)) => {
+                Err(error(StatusCode::BAD_REQUEST, CODE_ERROR, nul.to_string()))
+            }
             Err(e) => Err(error(
                 StatusCode::BAD_REQUEST,
                 CODE_ERROR,
@@ -234,9 +232,19 @@ pub struct ErrorEnvelope {
 fn error_code() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
     OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::Integer).maximum(Some(-1)))
-        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
-        .description(Some("Not 0: -1 for refusals and authentication failures, 1 for \"not found\""))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .maximum(Some(-1)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some(
+            "Not 0: -1 for refusals and authentication failures, 1 for \"not found\"",
+        ))
         .into()
 }
 

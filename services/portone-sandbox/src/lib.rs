@@ -18,5 +18,7 @@ pub mod outbound;
 pub mod refunds;
 pub mod startup;
 pub mod state;
+pub mod subscribe;
+pub mod vbanks;
 
 pub use state::{Sandbox, SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};

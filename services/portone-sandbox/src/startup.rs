@@ -2,7 +2,7 @@
 //! operator routes, on a listener bound first (tests ask for port 0).
 
 use crate::state::{Sandbox, SandboxOptions};
-use crate::{api, controls, faults, lookups, refunds};
+use crate::{api, controls, faults, lookups, refunds, subscribe, vbanks};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
@@ -38,6 +38,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let body_limit = settings.http.max_body_bytes;
         let ops = http::OpsRoutes::new(ApiDoc::openapi());
+        let scheduler = tokio::spawn(subscribe::run_due(sandbox.clone(), shutdown.child_token()));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::BodyLimit::with_reply(
@@ -55,7 +56,13 @@ impl Application {
                 .route("/cvs", web::post().to(api::issue_cvs))
                 .route("/cvs/{imp_uid}", web::delete().to(api::revoke_cvs))
                 // Before `/payments/{imp_uid}`, which would otherwise take these paths.
-                .route("/payments/cancel", web::post().to(refunds::cancel_payment))
+                // A resource of its own, so that another method gets 405 `Allow: POST` here
+                // rather than falling through to `/payments/{imp_uid}`'s GET.
+                .service(
+                    web::resource("/payments/cancel")
+                        .route(web::post().to(refunds::cancel_payment))
+                        .default_service(web::to(api::no_route)),
+                )
                 .service(
                     web::resource("/payments/prepare")
                         .route(web::post().to(refunds::prepare))
@@ -91,6 +98,7 @@ impl Application {
                     "/payments/find/{merchant_uid}/{payment_status}",
                     web::get().to(lookups::find_by_merchant_uid_and_status),
                 )
+                .configure(billing_routes)
                 .route("/subscribe/customers", web::get().to(api::get_customers))
                 .route(
                     "/subscribe/customers/{customer_uid}",
@@ -150,8 +158,55 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "portone-sandbox listening");
-        Ok(Running::new(port, server, shutdown, Vec::new()))
+        Ok(Running::new(port, server, shutdown, vec![scheduler]))
     }
+}
+
+/// Charges, schedules and virtual accounts (PortOne's routes and their controls).
+fn billing_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/subscribe/payments/again",
+        web::post().to(subscribe::again),
+    )
+    .route(
+        "/subscribe/payments/onetime",
+        web::post().to(subscribe::onetime),
+    )
+    .route(
+        "/subscribe/payments/schedule",
+        web::post().to(subscribe::schedule),
+    )
+    .route(
+        "/subscribe/payments/unschedule",
+        web::post().to(subscribe::unschedule),
+    )
+    .route(
+        "/subscribe/payments/schedule/customers/{customer_uid}",
+        web::get().to(subscribe::customer_schedules),
+    )
+    .route(
+        "/subscribe/payments/schedule/{merchant_uid}",
+        web::get().to(subscribe::get_schedule),
+    )
+    .route("/vbanks", web::post().to(vbanks::issue))
+    .route("/vbanks/{imp_uid}", web::put().to(vbanks::modify))
+    .route("/vbanks/{imp_uid}", web::delete().to(vbanks::revoke))
+    .route(
+        "/__sandbox/vbanks/{imp_uid}/deposit",
+        web::post().to(vbanks::deposit),
+    )
+    .route(
+        "/__sandbox/subscribe/schedules/{merchant_uid}/run",
+        web::post().to(subscribe::run_now),
+    )
+    .route(
+        "/__sandbox/subscribe/customers/{customer_uid}/decline",
+        web::post().to(subscribe::decline),
+    )
+    .route(
+        "/__sandbox/faults/charges",
+        web::post().to(subscribe::set_charge_fault),
+    );
 }
 
 /// Declares PortOne's token header in the document.
@@ -291,7 +346,11 @@ impl utoipa::Modify for PortoneShapes {
           faults::faults, faults::set_notice_fault, faults::set_read_fault,
           refunds::cancel_payment, refunds::get_payments, refunds::find_all_any_status,
           refunds::find_all_by_status, refunds::prepare, refunds::edit_prepare,
-          refunds::get_prepared, refunds::set_cancel_fault, refunds::cancel_faults),
+          refunds::get_prepared, refunds::set_cancel_fault, refunds::cancel_faults,
+          subscribe::again, subscribe::onetime, subscribe::schedule, subscribe::unschedule,
+          subscribe::get_schedule, subscribe::customer_schedules, subscribe::run_now,
+          subscribe::decline, subscribe::set_charge_fault,
+          vbanks::issue, vbanks::modify, vbanks::revoke, vbanks::deposit),
     modifiers(&PortoneToken, &PortoneShapes, &Described, &PortoneIds, &TextWithoutNul),
     tags((name = "portone", description = "The PortOne V1 surface (envelope `{code, message, response}`)"),
          (name = "sandbox controls", description = "Play the customer and PortOne: pay, webhooks, tampering, tokens"),

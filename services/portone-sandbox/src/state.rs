@@ -100,6 +100,12 @@ pub struct State {
     pub schedules: Vec<Schedule>,
     pub last_tier: Option<String>,
     pub seq: u64,
+    /// Billing keys whose next charges the card company refuses (`/__sandbox/.../decline`).
+    pub declines: HashMap<String, crate::subscribe::Decline>,
+    /// The `notice_url` of each booked schedule, by merchant_uid.
+    pub schedule_notices: HashMap<String, Vec<String>>,
+    /// Charges made but answered late or with a 5xx (`/__sandbox/faults/charges`).
+    pub charge_fault: Option<crate::subscribe::ChargeFault>,
 }
 
 /// The shared sandbox, in `web::Data`.

@@ -18,7 +18,8 @@ pub use bankda_access::{
 };
 pub use error::{json_config, path_config, query_config, ApiError};
 pub use input::{
-    body_kind, form_pairs, from_json, json_or_form, BodyKind, BodyLimit, Json, OptionalJson, PathId, PathParam,
+    body_kind, form_pairs, from_json, json_or_form, BodyKind, BodyLimit, Json, OptionalJson,
+    PathId, PathParam,
 };
 pub use ops::{
     CheckState, ComponentHealth, OpsRoutes, Readiness, ReadinessReport, ReadinessStatus,

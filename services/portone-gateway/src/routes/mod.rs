@@ -1,7 +1,9 @@
 pub mod billing_keys;
 pub mod callbacks;
+pub mod charges;
 pub mod payments;
 pub mod refunds;
+pub mod vbank;
 
 use actix_web::http::StatusCode;
 use platform::http::openapi::fields;

@@ -148,6 +148,7 @@ pub async fn issue_cvs(
                     }
                     let open: Option<String> = payments::table
                         .filter(payments::order_id.eq(id.as_str()))
+                        .filter(payments::pay_method.eq("cvs"))
                         .filter(payments::status.eq("ready"))
                         .select(payments::imp_uid)
                         .get_result(conn)
@@ -248,6 +249,7 @@ pub async fn void_cvs(
             async |conn| -> Result<Result<serde_json::Value, ApiError>, diesel::result::Error> {
                 let open: Option<String> = payments::table
                     .filter(payments::order_id.eq(id.as_str()))
+                    .filter(payments::pay_method.eq("cvs"))
                     .filter(payments::status.eq_any(["ready", "voiding"]))
                     .select(payments::imp_uid)
                     .for_update()
