@@ -539,31 +539,38 @@ pub mod fields {
 }
 
 /// The methods the document lists for `path` (a request path, matched against the templates),
-/// as an `Allow` value; `None` when no documented path matches.
+/// as an `Allow` value; `None` when no documented path matches. When several templates match
+/// (`/payments/cancel` and `/payments/{imp_uid}`), the most literal one wins, as in the router:
+/// segment by segment from the left, a literal beats a parameter.
 pub fn allowed_methods(doc: &OpenApi, path: &str) -> Option<String> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    doc.paths.paths.iter().find_map(|(template, item)| {
-        let parts: Vec<&str> = template.trim_end_matches('/').split('/').collect();
-        let matches = parts.len() == segments.len()
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s);
-        if !matches {
-            return None;
-        }
-        let methods: Vec<&str> = [
-            ("GET", item.get.is_some()),
-            ("POST", item.post.is_some()),
-            ("PUT", item.put.is_some()),
-            ("DELETE", item.delete.is_some()),
-            ("PATCH", item.patch.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(m, present)| present.then_some(m))
-        .collect();
-        Some(methods.join(", "))
-    })
+    let is_param = |t: &str| t.starts_with('{') && t.ends_with('}');
+    let (_, item) = doc
+        .paths
+        .paths
+        .iter()
+        .filter_map(|(template, item)| {
+            let parts: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (is_param(t) && !s.is_empty()) || t == s);
+            // Literal segments as `true`: the lexicographically greatest list is the most literal.
+            matches.then(|| (parts.iter().map(|t| !is_param(t)).collect::<Vec<bool>>(), item))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))?;
+    let methods: Vec<&str> = [
+        ("GET", item.get.is_some()),
+        ("POST", item.post.is_some()),
+        ("PUT", item.put.is_some()),
+        ("DELETE", item.delete.is_some()),
+        ("PATCH", item.patch.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(m, present)| present.then_some(m))
+    .collect();
+    Some(methods.join(", "))
 }
 
 /// What a request no route took gets: 405 with `Allow` when only the method is wrong (the path
@@ -851,5 +858,25 @@ mod tests {
         assert_eq!(allowed_methods(&api, "/v1/orders//cvs"), None);
         assert_eq!(allowed_methods(&api, "/v1/orders/A-1"), None);
         assert_eq!(allowed_methods(&api, "/v1/orders/A-1/cvs/x"), None);
+    }
+
+    #[test]
+    fn a_literal_path_wins_over_a_template_that_also_matches() {
+        let mut api = OpenApi::default();
+        for (path, method) in [
+            ("/payments/{imp_uid}", HttpMethod::Get),
+            ("/payments/cancel", HttpMethod::Post),
+            ("/payments/{a}/{b}", HttpMethod::Get),
+            ("/payments/status/{s}", HttpMethod::Put),
+        ] {
+            api.paths.paths.insert(
+                path.into(),
+                PathItem::new(method, OperationBuilder::new().build()),
+            );
+        }
+        assert_eq!(allowed_methods(&api, "/payments/cancel").as_deref(), Some("POST"));
+        assert_eq!(allowed_methods(&api, "/payments/imp_1").as_deref(), Some("GET"));
+        assert_eq!(allowed_methods(&api, "/payments/status/paid").as_deref(), Some("PUT"));
+        assert_eq!(allowed_methods(&api, "/payments/x/paid").as_deref(), Some("GET"));
     }
 }

@@ -108,7 +108,9 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
             "an Idempotency-Key header is required: a refund must be safe to retry",
         ));
     };
-    let key = value.to_str().map(str::trim).unwrap_or("");
+    // Not trimmed: the documented pattern is the whole value (HTTP already drops the spaces
+    // around it).
+    let key = value.to_str().unwrap_or("");
     if key.is_empty() {
         return Err(ApiError::bad_request(
             "idempotency_key_required",
@@ -329,7 +331,7 @@ fn payment_not_found(imp_uid: &str) -> ApiError {
 #[utoipa::path(post, path = "/v1/payments/{imp_uid}/cancel", tag = "payments", operation_id = "cancelPayment",
     security(("bearer" = [])),
     params(ImpUidPath,
-        ("Idempotency-Key" = String, Header, description = "Required, 1-200 visible ASCII characters. One key is one refund of one payment: the same key and body answer the stored result (kept at least 24 h) without a second cancel; another body or payment is 409")),
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 200, pattern = "^[!-~]{1,200}$", description = "Required, 1-200 visible ASCII characters. One key is one refund of one payment: the same key and body answer the stored result (kept at least 24 h) without a second cancel; another body or payment is 409")),
     request_body(content = CancelBody, content_type = "application/json"),
     responses((status = 200, description = "Refunded (or the stored answer of this key, with `Idempotent-Replayed: true`)", body = CancelAnswer),
         (status = 400, description = "`idempotency_key_required`, `malformed_json`, `invalid_request` (amount 0 or ill-typed, reason missing)", body = ErrorBody),
