@@ -1,6 +1,7 @@
 //! PortOne's official Python client, `iamport-rest-client` (PyPI), against the sandbox with only
 //! its base URL changed: token, look-ups by imp_uid and merchant_uid, cancels (partial, full,
-//! refused), prepared amounts and the billing-key calls. The script
+//! refused), prepared amounts, the billing-key calls, and charges and schedules (`pay_again`,
+//! `pay_onetime`, `pay_schedule`, `pay_schedule_get`, `pay_unschedule`). The script
 //! (tests/python/official_client.py) prints one JSON line per step; where the client itself is
 //! broken (`find_by_status` passes `params=` to a function that takes `payload`) the step says so
 //! and uses the client's own `_get`.
@@ -110,6 +111,14 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
         "customer_get",
         "customer_delete",
         "pay_again",
+        "pay_again_refused_already_paid",
+        "pay_again_refused_unknown_key",
+        "pay_onetime",
+        "pay_onetime_card_masked",
+        "pay_schedule",
+        "pay_schedule_get",
+        "pay_unschedule",
+        "pay_schedule_get_revoked",
     ] {
         let step = steps
             .iter()
@@ -134,4 +143,22 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
         .await
         .unwrap();
     assert_eq!(prepared.amount, rust_decimal::Decimal::from(12000));
+    for (merchant_uid, amount) in [("official-again-1", 5000), ("official-onetime-1", 7000)] {
+        let charged = client
+            .find_payment(merchant_uid, Some(portone::PaymentStatus::Paid))
+            .await
+            .unwrap_or_else(|e| panic!("{merchant_uid} paid at the sandbox: {e}"));
+        assert_eq!(charged.amount, rust_decimal::Decimal::from(amount));
+    }
+    // The refused repeat charged nothing: one payment for the merchant_uid.
+    let all = client
+        .find_all_payments("official-again-1", None, &portone::FindAllQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1, "{all:?}");
+    let booked = client.get_schedule("official-schedule-1").await.unwrap();
+    assert_eq!(
+        booked.schedule_status,
+        Some(portone::ScheduleStatus::Revoked)
+    );
 }

@@ -96,20 +96,71 @@ try:
 except Iamport.HttpError as e:
     step("customer_get_deleted", e.code == 404, http=e.code)
 
-# Charges with a billing key: exercised where the sandbox has them.
-try:
-    iamport.customer_create(customer_uid="official_cust_2", card_number="5365101122334455",
-                            expiry="2031-01", birth="770707", channel_key=channel_key)
-    charged = iamport.pay_again(customer_uid="official_cust_2", merchant_uid="official-again-1",
-                                amount=5000, name="정기결제")
-    step("pay_again", charged["status"] == "paid" and charged["amount"] == 5000)
-except Iamport.HttpError as e:
-    if e.code == 404:
-        step("pay_again", True, skipped="the sandbox has no /subscribe/payments/again yet")
-    else:
-        step("pay_again", False, http=e.code)
-except Iamport.ResponseError as e:
-    step("pay_again", False, code=e.code, message=e.message)
+# Charges with a billing key, one-time card charges and schedules (the shop's recurring billing
+# code, unchanged). Any refusal or HTTP error is a failed step: the sandbox has all of these.
+def attempt(name, call, check):
+    try:
+        answer = call()
+    except Iamport.ResponseError as e:
+        step(name, False, code=e.code, message=e.message)
+        return None
+    except Iamport.HttpError as e:
+        step(name, False, http=e.code, reason=e.reason)
+        return None
+    step(name, check(answer), answer=answer)
+    return answer
+
+
+iamport.customer_create(customer_uid="official_cust_2", card_number="5365101122334455",
+                        expiry="2031-01", birth="770707", channel_key=channel_key)
+attempt("pay_again",
+        lambda: iamport.pay_again(customer_uid="official_cust_2", merchant_uid="official-again-1",
+                                  amount=5000, name="정기결제"),
+        lambda a: a["status"] == "paid" and a["amount"] == 5000
+        and a["merchant_uid"] == "official-again-1" and a["customer_uid"] == "official_cust_2")
+expect_refusal("pay_again_refused_already_paid",
+               lambda: iamport.pay_again(customer_uid="official_cust_2",
+                                         merchant_uid="official-again-1", amount=5000,
+                                         name="정기결제"))
+expect_refusal("pay_again_refused_unknown_key",
+               lambda: iamport.pay_again(customer_uid="official_nobody",
+                                         merchant_uid="official-again-2", amount=5000,
+                                         name="정기결제"))
+onetime = attempt("pay_onetime",
+                  lambda: iamport.pay_onetime(merchant_uid="official-onetime-1", amount=7000,
+                                              card_number="5365-1011-2233-4455", expiry="2031-01",
+                                              birth="770707", pwd_2digit="12", name="단건결제",
+                                              channel_key=channel_key),
+                  lambda a: a["status"] == "paid" and a["amount"] == 7000)
+if onetime is not None:
+    # PortOne answers card data masked; the number itself never comes back.
+    step("pay_onetime_card_masked", "2233" not in json.dumps(onetime, ensure_ascii=False),
+         card_number=onetime.get("card_number"))
+
+# A booking a day ahead (PortOne refuses a past schedule_at), read back and revoked. PortOne's
+# current spec requires each entry's `currency`; the client passes the entries through as given.
+import time
+at = int(time.time()) + 86400
+attempt("pay_schedule",
+        lambda: iamport.pay_schedule(customer_uid="official_cust_2", channel_key=channel_key,
+                                     schedules=[{"merchant_uid": "official-schedule-1",
+                                                 "schedule_at": at, "amount": 9000,
+                                                 "currency": "KRW",
+                                                 "name": "다음 달 정기결제"}]),
+        lambda a: len(a) == 1 and a[0]["merchant_uid"] == "official-schedule-1"
+        and a[0]["schedule_at"] == at and a[0]["amount"] == 9000)
+attempt("pay_schedule_get",
+        lambda: iamport.pay_schedule_get("official-schedule-1"),
+        lambda a: a["merchant_uid"] == "official-schedule-1" and a["customer_uid"] == "official_cust_2"
+        and a["schedule_status"] == "scheduled")
+attempt("pay_unschedule",
+        lambda: iamport.pay_unschedule(customer_uid="official_cust_2",
+                                       merchant_uid=["official-schedule-1"]),
+        lambda a: len(a) == 1 and a[0]["merchant_uid"] == "official-schedule-1"
+        and a[0]["schedule_status"] == "revoked")
+attempt("pay_schedule_get_revoked",
+        lambda: iamport.pay_schedule_get("official-schedule-1"),
+        lambda a: a["schedule_status"] == "revoked")
 
 print(json.dumps({"failed": failed}), flush=True)
 sys.exit(1 if failed else 0)
