@@ -107,4 +107,11 @@ diesel::table! {
 
 diesel::joinable!(payments -> orders (order_id));
 diesel::joinable!(charges -> orders (order_id));
-diesel::allow_tables_to_appear_in_same_query!(orders, payments, webhooks, cancellations, refunds, charges);
+diesel::allow_tables_to_appear_in_same_query!(
+    orders,
+    payments,
+    webhooks,
+    cancellations,
+    refunds,
+    charges
+);

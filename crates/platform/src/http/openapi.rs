@@ -557,7 +557,12 @@ pub fn allowed_methods(doc: &OpenApi, path: &str) -> Option<String> {
                     .zip(&segments)
                     .all(|(t, s)| (is_param(t) && !s.is_empty()) || t == s);
             // Literal segments as `true`: the lexicographically greatest list is the most literal.
-            matches.then(|| (parts.iter().map(|t| !is_param(t)).collect::<Vec<bool>>(), item))
+            matches.then(|| {
+                (
+                    parts.iter().map(|t| !is_param(t)).collect::<Vec<bool>>(),
+                    item,
+                )
+            })
         })
         .max_by(|a, b| a.0.cmp(&b.0))?;
     let methods: Vec<&str> = [
@@ -874,9 +879,21 @@ mod tests {
                 PathItem::new(method, OperationBuilder::new().build()),
             );
         }
-        assert_eq!(allowed_methods(&api, "/payments/cancel").as_deref(), Some("POST"));
-        assert_eq!(allowed_methods(&api, "/payments/imp_1").as_deref(), Some("GET"));
-        assert_eq!(allowed_methods(&api, "/payments/status/paid").as_deref(), Some("PUT"));
-        assert_eq!(allowed_methods(&api, "/payments/x/paid").as_deref(), Some("GET"));
+        assert_eq!(
+            allowed_methods(&api, "/payments/cancel").as_deref(),
+            Some("POST")
+        );
+        assert_eq!(
+            allowed_methods(&api, "/payments/imp_1").as_deref(),
+            Some("GET")
+        );
+        assert_eq!(
+            allowed_methods(&api, "/payments/status/paid").as_deref(),
+            Some("PUT")
+        );
+        assert_eq!(
+            allowed_methods(&api, "/payments/x/paid").as_deref(),
+            Some("GET")
+        );
     }
 }
