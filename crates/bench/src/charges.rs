@@ -8,6 +8,7 @@
 //!    through the `portone` client), `--charge-concurrency` at a time: the sandbox's time;
 //! 2. charges every seeded order through `POST /v1/orders/{id}/billing-key-payment`, as many at a
 //!    time: the charge path's latency and charges per second;
+//!
 //! and checks that every order was charged exactly once (201, one `paid` claim per order).
 
 use crate::{ms, to_ms, Args, BrokerSink, Stats, AMQP_URL, TOKEN};

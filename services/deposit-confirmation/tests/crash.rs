@@ -18,25 +18,38 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_deposit-confirmation"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PAYBRIDGE_ENV", "test")
-        .env("PAYBRIDGE_CONFIG_DIR", "/nonexistent")
-        .env("PAYBRIDGE__DATABASE__URL", db_url)
-        .env("PAYBRIDGE__AMQP__URL", testkit::AMQP_URL)
-        .env("PAYBRIDGE__AMQP__EXCHANGE", exchange)
-        .env("PAYBRIDGE__AMQP__QUEUE", queue)
-        .env("PAYBRIDGE__AMQP__QUEUE_EXPIRES", "10m")
-        .env("PAYBRIDGE__HTTP__HOST", "127.0.0.1")
-        .env("PAYBRIDGE__HTTP__PORT", port.to_string())
-        .env("PAYBRIDGE__API__TOKENS", TOKEN)
-        .env("PAYBRIDGE__OUTBOX__POLL_INTERVAL", "50ms")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start deposit-confirmation")
+/// The spawned service, killed and reaped when dropped: a failing assertion must not leave it
+/// running after the test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_deposit-confirmation"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PAYBRIDGE_ENV", "test")
+            .env("PAYBRIDGE_CONFIG_DIR", "/nonexistent")
+            .env("PAYBRIDGE__DATABASE__URL", db_url)
+            .env("PAYBRIDGE__AMQP__URL", testkit::AMQP_URL)
+            .env("PAYBRIDGE__AMQP__EXCHANGE", exchange)
+            .env("PAYBRIDGE__AMQP__QUEUE", queue)
+            .env("PAYBRIDGE__AMQP__QUEUE_EXPIRES", "10m")
+            .env("PAYBRIDGE__HTTP__HOST", "127.0.0.1")
+            .env("PAYBRIDGE__HTTP__PORT", port.to_string())
+            .env("PAYBRIDGE__API__TOKENS", TOKEN)
+            .env("PAYBRIDGE__OUTBOX__POLL_INTERVAL", "50ms")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start deposit-confirmation"),
+    )
 }
 
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
@@ -137,8 +150,8 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
         })
         .await
     );
-    child.kill().expect("SIGKILL");
-    child.wait().unwrap();
+    child.0.kill().expect("SIGKILL");
+    child.0.wait().unwrap();
     for s in senders {
         s.await.unwrap();
     }
@@ -158,7 +171,7 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
     );
 
     // Restarted, it takes Bankda's retries of every batch that got no 200.
-    let mut child = start_binary(&db_url, &exchange, &dc_queue, port);
+    let child = start_binary(&db_url, &exchange, &dc_queue, port);
     wait_healthy(&client, &base).await;
     for (i, body) in batches.iter().enumerate() {
         if !answered[i] {
@@ -195,7 +208,7 @@ async fn sigkill_mid_stream_loses_nothing_and_doubles_nothing() {
         "every order paid"
     );
     let seen = tap.drain(Duration::from_secs(3)).await;
-    child.kill().ok();
+    drop(child);
     oq_stop.cancel();
 
     // Delivery is at-least-once, so an event may cross the broker twice after a crash; what

@@ -31,7 +31,7 @@ const CALL_DEADLINE: Duration = Duration::from_secs(40);
 const WAIT: Duration = Duration::from_secs(60);
 
 fn is_cvs(i: usize) -> bool {
-    i % CVS_EVERY == 0
+    i.is_multiple_of(CVS_EVERY)
 }
 
 fn order_id(i: usize) -> String {

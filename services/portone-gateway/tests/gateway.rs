@@ -627,7 +627,7 @@ async fn ids_portone_would_refuse_are_the_callers_400_and_call_nobody() {
         (Method::GET, "/v1/billing-keys/%C2%A0/payments", "invalid_customer_uid"),
         (Method::GET, "/v1/billing-keys/%0D/schedules?from=1&to=2", "invalid_customer_uid"),
         (Method::DELETE, "/v1/billing-keys/%0D", "invalid_customer_uid"),
-        (Method::GET, &"/v1/billing-keys/c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789x", "invalid_customer_uid"),
+        (Method::GET, "/v1/billing-keys/c123456789c123456789c123456789c123456789c123456789c123456789c123456789c123456789x", "invalid_customer_uid"),
         (Method::GET, "/v1/billing-keys?customer_uid[]=%20", "invalid_customer_uid"),
         (Method::GET, "/v1/billing-keys?customer_uid[]=", "invalid_customer_uid"),
         (Method::GET, "/v1/payments/%C2%85%0C", "invalid_imp_uid"),

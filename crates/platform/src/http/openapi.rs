@@ -793,10 +793,9 @@ fn no_nul(schema: &mut RefOr<utoipa::openapi::schema::Schema>, reached: &mut Vec
                 )));
             }
             inner.extend(o.properties.values_mut());
-            if let Some(extra) = o.additional_properties.as_deref_mut() {
-                if let AdditionalProperties::RefOr(extra) = extra {
-                    inner.push(extra);
-                }
+            if let Some(AdditionalProperties::RefOr(extra)) = o.additional_properties.as_deref_mut()
+            {
+                inner.push(extra);
             }
         }
         Schema::Array(a) => {

@@ -661,7 +661,7 @@ pub async fn unschedule(
 }
 
 pub enum Revoked {
-    Revoked(Schedule),
+    Revoked(Box<Schedule>),
     /// PortOne ran it before it could be revoked: its payment was applied.
     Executed,
     Failed(PortOneError),
@@ -681,10 +681,12 @@ pub async fn revoke(
         merchant_uid: vec![id.to_string()],
     };
     let outcome = match client.unschedule(&request).await {
-        Ok(mut list) if !list.is_empty() => Revoked::Revoked(list.remove(0)),
+        Ok(mut list) if !list.is_empty() => Revoked::Revoked(Box::new(list.remove(0))),
         Ok(_) | Err(PortOneError::Business { .. }) => {
             match client.get_schedule(id.as_str()).await {
-                Ok(s) if s.schedule_status == Some(ScheduleStatus::Revoked) => Revoked::Revoked(s),
+                Ok(s) if s.schedule_status == Some(ScheduleStatus::Revoked) => {
+                    Revoked::Revoked(Box::new(s))
+                }
                 Ok(s) if s.schedule_status == Some(ScheduleStatus::Executed) => {
                     if let Some(imp_uid) = &s.imp_uid {
                         if let Ok(p) = client.get_payment(imp_uid).await {
