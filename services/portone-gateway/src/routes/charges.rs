@@ -6,9 +6,9 @@
 //! (`verify::apply`). When PortOne does not answer in time, the charge is settled by reading it
 //! back (`GET /payments/find/{merchant_uid}`), never by charging again.
 
-use super::{portone_error, OrderIdPath};
+use super::{lock_order, order_not_found, portone_error, LockedOrder, OrderIdPath};
 use crate::charges::{parse_time, CLAIM_STALE};
-use crate::schema::{charges, orders};
+use crate::schema::charges;
 use crate::state::Gateway;
 use crate::verify::{self, Verdict};
 use actix_web::http::StatusCode;
@@ -34,13 +34,6 @@ pub struct ChargeRequest {
     /// The billing key to charge.
     #[schema(schema_with = platform::http::openapi::fields::customer_uid)]
     pub customer_uid: String,
-}
-
-fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found(
-        "order_not_found",
-        format!("no order '{id}' is known to the gateway"),
-    )
 }
 
 fn not_awaiting(id: &OrderId, status: &str) -> ApiError {
@@ -74,15 +67,6 @@ struct OrderFields {
     buyer_tel: Option<String>,
 }
 
-type OrderRow = (
-    String,
-    Decimal,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
 /// Claims the order's charge, with the order row locked. `reclaim`: take over a stale claim
 /// made at exactly that time (a concurrent re-claim of the same one loses).
 async fn claim(
@@ -95,24 +79,17 @@ async fn claim(
     let claimed = conn
         .transaction(
             async |conn| -> Result<Result<Claim, ApiError>, diesel::result::Error> {
-                let order: Option<OrderRow> = orders::table
-                    .find(id.as_str())
-                    .select((
-                        orders::status,
-                        orders::amount,
-                        orders::buyer_name,
-                        orders::buyer_email,
-                        orders::buyer_cellphone,
-                        orders::billing_name,
-                    ))
-                    .for_update()
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name)) =
-                    order
-                else {
-                    return Ok(Err(order_not_found(id.as_str())));
+                let LockedOrder {
+                    status,
+                    amount,
+                    buyer_name,
+                    buyer_email,
+                    buyer_tel,
+                    billing_name,
+                    ..
+                } = match lock_order(conn, &id).await? {
+                    Ok(order) => order,
+                    Err(e) => return Ok(Err(e)),
                 };
                 let existing: Option<(String, String, Option<String>, DateTime<Utc>)> =
                     charges::table
@@ -483,25 +460,11 @@ pub async fn schedule(
     let result = conn
         .transaction(
             async |conn| -> Result<Result<(StatusCode, Schedule), ApiError>, diesel::result::Error> {
-                let order: Option<OrderRow> = orders::table
-                    .find(id.as_str())
-                    .select((
-                        orders::status,
-                        orders::amount,
-                        orders::buyer_name,
-                        orders::buyer_email,
-                        orders::buyer_cellphone,
-                        orders::billing_name,
-                    ))
-                    .for_update()
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name)) =
-                    order
-                else {
-                    return Ok(Err(order_not_found(id.as_str())));
-                };
+                let LockedOrder { status, amount, buyer_name, buyer_email, buyer_tel, billing_name, .. } =
+                    match lock_order(conn, &id).await? {
+                        Ok(order) => order,
+                        Err(e) => return Ok(Err(e)),
+                    };
                 let existing: Option<(String, String, Option<DateTime<Utc>>)> = charges::table
                     .find(id.as_str())
                     .select((charges::status, charges::customer_uid, charges::schedule_at))

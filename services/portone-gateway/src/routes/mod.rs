@@ -5,12 +5,58 @@ pub mod payments;
 pub mod refunds;
 pub mod vbank;
 
+use crate::schema::orders;
 use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use common::OrderId;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use platform::http::openapi::fields;
 use platform::http::ApiError;
 use portone::PortOneError;
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+/// 404 `order_not_found`: the gateway knows an order only once `order.created` reached it.
+pub fn order_not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        "order_not_found",
+        format!("no order '{id}' is known to the gateway"),
+    )
+}
+
+/// The gateway's copy of an order, as the routes that start a payment at PortOne read it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
+pub struct LockedOrder {
+    pub status: String,
+    pub amount: Decimal,
+    pub buyer_name: Option<String>,
+    pub buyer_email: Option<String>,
+    #[diesel(column_name = buyer_cellphone)]
+    pub buyer_tel: Option<String>,
+    pub billing_name: String,
+    pub deposit_deadline: Option<DateTime<Utc>>,
+}
+
+/// Reads the order with its row locked (`FOR UPDATE`) until the caller's transaction ends. A
+/// route that starts a payment (a barcode, a virtual account, a charge, a booking) holds the lock
+/// while it asks PortOne, so that two requests for one order cannot start two. An unknown order
+/// is the inner `Err`, the caller's answer.
+pub async fn lock_order(
+    conn: &mut AsyncPgConnection,
+    id: &OrderId,
+) -> Result<Result<LockedOrder, ApiError>, diesel::result::Error> {
+    let order = orders::table
+        .find(id.as_str())
+        .select(LockedOrder::as_select())
+        .for_update()
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(order.ok_or_else(|| order_not_found(id.as_str())))
+}
 
 /// PortOne's own code and message reach the caller; the secret and token never do.
 pub fn portone_error(e: PortOneError) -> ApiError {

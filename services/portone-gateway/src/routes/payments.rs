@@ -1,7 +1,7 @@
 //! Barcodes and payment look-ups (design §3.2).
 
-use super::{portone_error, ImpUidPath, OrderIdPath};
-use crate::schema::{orders, payments};
+use super::{lock_order, order_not_found, portone_error, ImpUidPath, LockedOrder, OrderIdPath};
+use crate::schema::payments;
 use crate::state::Gateway;
 use crate::{verify, PRODUCER, SCHEMA};
 use actix_web::{web, HttpResponse};
@@ -15,7 +15,6 @@ use platform::http::error::ErrorBody;
 use platform::http::{ApiError, OptionalJson, PathId};
 use portone::CvsIssueRequest;
 use portone::Payment;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -72,22 +71,6 @@ fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
     Ok(t)
 }
 
-fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found(
-        "order_not_found",
-        format!("no order '{id}' is known to the gateway"),
-    )
-}
-
-type OrderFields = (
-    String,
-    Decimal,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
 /// Issues a convenience-store barcode for an awaiting order. If the order already has an open
 /// barcode, that one is returned.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cvs", tag = "payments", operation_id = "issueCvs",
@@ -121,24 +104,17 @@ pub async fn issue_cvs(
                     Result<(u16, serde_json::Value), ApiError>,
                     diesel::result::Error,
                 > {
-                    let order: Option<OrderFields> = orders::table
-                        .find(id.as_str())
-                        .select((
-                            orders::status,
-                            orders::amount,
-                            orders::buyer_name,
-                            orders::buyer_email,
-                            orders::buyer_cellphone,
-                            orders::billing_name,
-                        ))
-                        .for_update()
-                        .get_result(conn)
-                        .await
-                        .optional()?;
-                    let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name)) =
-                        order
-                    else {
-                        return Ok(Err(order_not_found(id.as_str())));
+                    let LockedOrder {
+                        status,
+                        amount,
+                        buyer_name,
+                        buyer_email,
+                        buyer_tel,
+                        billing_name,
+                        ..
+                    } = match lock_order(conn, &id).await? {
+                        Ok(order) => order,
+                        Err(e) => return Ok(Err(e)),
                     };
                     if status != "awaiting_payment" {
                         return Ok(Err(ApiError::conflict(

@@ -3,14 +3,14 @@
 //! webhook (or reconciliation) pays the order (`pay_method`/`paid_via` `vbank`); an open account
 //! is voided by the voider when its order is paid another way, cancelled or expired.
 
-use super::{portone_error, OrderIdPath};
+use super::{lock_order, order_not_found, portone_error, LockedOrder, OrderIdPath};
 use crate::charges::parse_time;
-use crate::schema::{orders, payments};
+use crate::schema::payments;
 use crate::state::Gateway;
 use crate::{verify, PRODUCER, SCHEMA};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use common::events::{EventEnvelope, PaymentVbankIssued};
 use common::{Money, OrderId};
 use diesel::prelude::*;
@@ -19,7 +19,6 @@ use platform::db::{self, PgPool, StorageError};
 use platform::http::error::ErrorBody;
 use platform::http::{ApiError, Json};
 use portone::{Payment, VbankIssueRequest};
-use rust_decimal::Decimal;
 use serde::Deserialize;
 
 /// `POST /v1/orders/{order_id}/vbank`.
@@ -45,23 +44,6 @@ fn vbank_due_schema() -> utoipa::openapi::schema::Schema {
         true,
     )
 }
-
-fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found(
-        "order_not_found",
-        format!("no order '{id}' is known to the gateway"),
-    )
-}
-
-type OrderRow = (
-    String,
-    Decimal,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<DateTime<Utc>>,
-);
 
 /// Issues a PortOne virtual account for an awaiting order. An open one is answered again (200).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/vbank", tag = "payments", operation_id = "issueVbank",
@@ -98,26 +80,11 @@ pub async fn issue(
     let result = conn
         .transaction(
             async |conn| -> Result<Result<(u16, Payment), ApiError>, diesel::result::Error> {
-                let order: Option<OrderRow> = orders::table
-                    .find(id.as_str())
-                    .select((
-                        orders::status,
-                        orders::amount,
-                        orders::buyer_name,
-                        orders::buyer_email,
-                        orders::buyer_cellphone,
-                        orders::billing_name,
-                        orders::deposit_deadline,
-                    ))
-                    .for_update()
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                let Some((status, amount, buyer_name, buyer_email, buyer_tel, billing_name, deadline)) =
-                    order
-                else {
-                    return Ok(Err(order_not_found(id.as_str())));
-                };
+                let LockedOrder { status, amount, buyer_name, buyer_email, buyer_tel, billing_name, deposit_deadline: deadline } =
+                    match lock_order(conn, &id).await? {
+                        Ok(order) => order,
+                        Err(e) => return Ok(Err(e)),
+                    };
                 if status != "awaiting_payment" {
                     return Ok(Err(ApiError::conflict(
                         "order_not_awaiting",
