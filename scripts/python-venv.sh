@@ -3,7 +3,8 @@
 # schemathesis, openapi-spec-validator and openapi-python-client, and PortOne's official client
 # iamport-rest-client, pinned so CI is repeatable.
 # It lives in the cargo target directory (${CARGO_TARGET_DIR:-target}/python-venv), where the
-# tests look for it. Used by .ci/run before `cargo test --workspace`.
+# tests look for it. Used by .ci/run before `cargo test --workspace`, and by the tests themselves
+# (crates/testkit/src/python.rs) when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +25,13 @@ for candidate in python3.12 python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.
 done
 wanted=$(printf '%s\n' "${requirements[@]}")
 
-if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
-  exit 0
-fi
+ready() { [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; }
+ready && exit 0
 mkdir -p "$target"
+# Tests call this on first use, several at once: one creates the venv, the others wait for it.
+exec 9>"$target/.python-venv.lock"
+flock 9
+ready && exit 0
 # Python 3.11.7's ast.parse can fail inside hypothesis ("AST constructor recursion depth
 # mismatch"); a newer interpreter is preferred when the machine has one.
 python=${PYTHON:-$default_python}

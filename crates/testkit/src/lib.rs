@@ -2,6 +2,7 @@
 //! own queue names, so tests run in parallel against one PostgreSQL and one RabbitMQ.
 
 pub mod process;
+pub mod python;
 pub mod services;
 
 pub use process::{free_port, sibling_binary, ServiceProcess};

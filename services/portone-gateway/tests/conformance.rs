@@ -5,7 +5,7 @@
 //! exchange, an API token, the gateway pointed at an in-process sandbox.
 //!
 //! The Python tools come from the venv `scripts/python-venv.sh` creates in the cargo target
-//! directory; `.ci/run` creates it before `cargo test --workspace`.
+//! directory (on first use, or by `.ci/run` before `cargo test --workspace`).
 
 mod support;
 
@@ -28,30 +28,7 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `<target>/python-venv`, found from this test binary (`<target>/debug/deps/conformance-…`),
-/// so it works whatever CARGO_TARGET_DIR is.
-fn venv() -> PathBuf {
-    if let Ok(dir) = std::env::var("PAYBRIDGE_PYTHON_VENV") {
-        return PathBuf::from(dir);
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .expect("the test binary lives in <target>/debug/deps");
-    target.join("python-venv")
-}
-
-fn tool(venv: &Path, name: &str) -> PathBuf {
-    let path = venv.join("bin").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/python-venv.sh (with the same CARGO_TARGET_DIR) to create the \
-         venv with the pinned OpenAPI tools",
-        path.display()
-    );
-    path
-}
+use testkit::python::{tool, venv};
 
 fn show(output: &Output) -> String {
     format!(

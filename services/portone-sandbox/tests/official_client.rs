@@ -7,7 +7,7 @@
 //! and uses the client's own `_get`.
 //!
 //! The client comes from the venv `scripts/python-venv.sh` creates in the cargo target directory
-//! (`.ci/run` creates it before `cargo test --workspace`).
+//! (on first use, or by `.ci/run` before `cargo test --workspace`).
 
 mod support;
 
@@ -18,30 +18,9 @@ use std::process::Command;
 
 const CHANNEL_KEY: &str = "official-channel";
 
-/// `<target>/python-venv`, found from this test binary (`<target>/debug/deps/official_client-…`).
-fn venv_python() -> PathBuf {
-    let venv = match std::env::var("PAYBRIDGE_PYTHON_VENV") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => std::env::current_exe()
-            .expect("test binary path")
-            .ancestors()
-            .nth(3)
-            .expect("the test binary lives in <target>/debug/deps")
-            .join("python-venv"),
-    };
-    let python = venv.join("bin").join("python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-venv.sh (with the same CARGO_TARGET_DIR) to create the \
-         venv with the pinned iamport-rest-client",
-        python.display()
-    );
-    python
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_official_python_client_works_against_the_sandbox_unchanged() {
-    let python = venv_python();
+    let python = testkit::python::tool(&testkit::python::venv(), "python");
     let sandbox = support::spawn_with(SandboxOptions {
         channel_key: Some(CHANNEL_KEY.into()),
         ..SandboxOptions::default()
