@@ -12,7 +12,7 @@ mod support;
 use platform::config::{Service, Settings};
 use portone_sandbox::{DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Instant;
 use support::TOKEN;

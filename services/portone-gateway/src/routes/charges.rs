@@ -87,7 +87,7 @@ async fn claim(
                     buyer_tel,
                     billing_name,
                     ..
-                } = match lock_order(conn, &id).await? {
+                } = match lock_order(conn, id).await? {
                     Ok(order) => order,
                     Err(e) => return Ok(Err(e)),
                 };
