@@ -58,6 +58,36 @@ pub async fn lock_order(
     Ok(order.ok_or_else(|| order_not_found(id.as_str())))
 }
 
+/// 409 `order_not_awaiting` unless the order still awaits its payment; `what` names what could
+/// not be started ("barcode", "virtual account").
+pub fn awaiting(id: &OrderId, status: &str, what: &str) -> Result<(), ApiError> {
+    if status == "awaiting_payment" {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "order_not_awaiting",
+        format!("order '{id}' is {status}; no {what} can be issued"),
+    ))
+}
+
+/// The imp_uid of the order's open (`ready`) payment of `method` (a barcode, a virtual account):
+/// a repeated issue answers it again instead of issuing a second.
+pub async fn open_payment(
+    conn: &mut AsyncPgConnection,
+    id: &OrderId,
+    method: &str,
+) -> Result<Option<String>, diesel::result::Error> {
+    use crate::schema::payments as p;
+    p::table
+        .filter(p::order_id.eq(id.as_str()))
+        .filter(p::pay_method.eq(method))
+        .filter(p::status.eq("ready"))
+        .select(p::imp_uid)
+        .get_result(conn)
+        .await
+        .optional()
+}
+
 /// PortOne's own code and message reach the caller; the secret and token never do.
 pub fn portone_error(e: PortOneError) -> ApiError {
     match &e {

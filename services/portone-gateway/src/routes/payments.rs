@@ -1,6 +1,9 @@
 //! Barcodes and payment look-ups (design §3.2).
 
-use super::{lock_order, order_not_found, portone_error, ImpUidPath, LockedOrder, OrderIdPath};
+use super::{
+    awaiting, lock_order, open_payment, order_not_found, portone_error, ImpUidPath, LockedOrder,
+    OrderIdPath,
+};
 use crate::schema::payments;
 use crate::state::Gateway;
 use crate::{verify, PRODUCER, SCHEMA};
@@ -116,20 +119,10 @@ pub async fn issue_cvs(
                         Ok(order) => order,
                         Err(e) => return Ok(Err(e)),
                     };
-                    if status != "awaiting_payment" {
-                        return Ok(Err(ApiError::conflict(
-                            "order_not_awaiting",
-                            format!("order '{id}' is {status}; no barcode can be issued"),
-                        )));
+                    if let Err(e) = awaiting(&id, &status, "barcode") {
+                        return Ok(Err(e));
                     }
-                    let open: Option<String> = payments::table
-                        .filter(payments::order_id.eq(id.as_str()))
-                        .filter(payments::pay_method.eq("cvs"))
-                        .filter(payments::status.eq("ready"))
-                        .select(payments::imp_uid)
-                        .get_result(conn)
-                        .await
-                        .optional()?;
+                    let open = open_payment(conn, &id, "cvs").await?;
                     if let Some(imp_uid) = open {
                         return Ok(match gw.client.get_payment(&imp_uid).await {
                             Ok(p) => {

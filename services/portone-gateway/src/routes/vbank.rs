@@ -3,7 +3,9 @@
 //! webhook (or reconciliation) pays the order (`pay_method`/`paid_via` `vbank`); an open account
 //! is voided by the voider when its order is paid another way, cancelled or expired.
 
-use super::{lock_order, order_not_found, portone_error, LockedOrder, OrderIdPath};
+use super::{
+    awaiting, lock_order, open_payment, order_not_found, portone_error, LockedOrder, OrderIdPath,
+};
 use crate::charges::parse_time;
 use crate::schema::payments;
 use crate::state::Gateway;
@@ -85,20 +87,10 @@ pub async fn issue(
                         Ok(order) => order,
                         Err(e) => return Ok(Err(e)),
                     };
-                if status != "awaiting_payment" {
-                    return Ok(Err(ApiError::conflict(
-                        "order_not_awaiting",
-                        format!("order '{id}' is {status}; no virtual account can be issued"),
-                    )));
+                if let Err(e) = awaiting(&id, &status, "virtual account") {
+                    return Ok(Err(e));
                 }
-                let open: Option<String> = payments::table
-                    .filter(payments::order_id.eq(id.as_str()))
-                    .filter(payments::pay_method.eq("vbank"))
-                    .filter(payments::status.eq("ready"))
-                    .select(payments::imp_uid)
-                    .get_result(conn)
-                    .await
-                    .optional()?;
+                let open = open_payment(conn, &id, "vbank").await?;
                 if let Some(imp_uid) = open {
                     return Ok(match gw.client.get_payment(&imp_uid).await {
                         Ok(p) => Ok((200, p)),
