@@ -193,18 +193,11 @@ pub(crate) fn new_payment(imp_uid: String, merchant_uid: String, amount: Decimal
 pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
-    if let Some(missing) = fields.missing(&["channel_key", "merchant_uid", "amount"]) {
-        return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
-    }
-    let request: CvsIssueRequest = match fields.decode() {
-        Ok(r) => r,
-        Err(e) => return body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")),
-    };
-    if let Some(expected) = &sandbox.options.channel_key {
-        if &request.channel_key != expected {
-            return body::refuse("channel_key에 해당하는 채널을 찾을 수 없습니다.");
-        }
-    }
+    let request: CvsIssueRequest = tri!(fields.require(&["channel_key", "merchant_uid", "amount"]));
+    tri!(body::check_channel(
+        &sandbox,
+        Some(request.channel_key.as_str())
+    ));
     if let Some(message) = too_long(&[
         ("merchant_uid", Some(request.merchant_uid.as_str()), 40),
         ("name", request.name.as_deref(), 40),
@@ -216,9 +209,7 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     ]) {
         return body::refuse(message);
     }
-    if request.amount <= Decimal::ZERO {
-        return body::refuse("결제금액(amount)은 0보다 커야 합니다.");
-    }
+    tri!(body::positive_amount(request.amount));
     let now = now_unix();
     let expires_at = request
         .expired_at
@@ -517,11 +508,10 @@ pub async fn issue_customer(
         Err(_) => return body::refuse("요청 파라미터의 형식이 올바르지 않습니다."),
     };
     drop(fields);
-    if let Some(expected) = &sandbox.options.channel_key {
-        if &request.channel_key != expected {
-            return body::refuse("channel_key에 해당하는 채널을 찾을 수 없습니다.");
-        }
-    }
+    tri!(body::check_channel(
+        &sandbox,
+        Some(request.channel_key.as_str())
+    ));
     let digits: String = request
         .card_number
         .expose()

@@ -187,15 +187,6 @@ async fn answer_charge(fault: Option<(ChargeMode, Duration)>, payment: Payment) 
     }
 }
 
-fn check_channel(sandbox: &Sandbox, given: Option<&str>) -> Result<(), HttpResponse> {
-    match (&sandbox.options.channel_key, given) {
-        (Some(expected), Some(given)) if given != expected => Err(body::refuse(
-            "channel_key에 해당하는 채널을 찾을 수 없습니다.",
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn unknown_customer() -> HttpResponse {
     body::refuse("등록되지 않은 구매자입니다. customer_uid에 해당하는 빌링키가 존재하지 않습니다.")
 }
@@ -212,14 +203,12 @@ fn unknown_customer() -> HttpResponse {
 pub async fn again(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     tri!(crate::api::authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
-    if let Some(missing) = fields.missing(&["customer_uid", "merchant_uid", "amount", "name"]) {
-        return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
-    }
-    let request: AgainRequest = match fields.decode() {
-        Ok(r) => r,
-        Err(e) => return body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")),
-    };
-    tri!(check_channel(&sandbox, request.channel_key.as_deref()));
+    let request: AgainRequest =
+        tri!(fields.require(&["customer_uid", "merchant_uid", "amount", "name"]));
+    tri!(body::check_channel(
+        &sandbox,
+        request.channel_key.as_deref()
+    ));
     if let Some(message) = too_long(&[
         ("customer_uid", Some(request.customer_uid.as_str()), 80),
         ("merchant_uid", Some(request.merchant_uid.as_str()), 40),
@@ -233,9 +222,7 @@ pub async fn again(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
     ]) {
         return body::refuse(message);
     }
-    if request.amount <= Decimal::ZERO {
-        return body::refuse("결제금액(amount)은 0보다 커야 합니다.");
-    }
+    tri!(body::positive_amount(request.amount));
     let (payment, fault, urls) = {
         let mut state = sandbox.state();
         let Some(customer) = state.customers.get(&request.customer_uid).cloned() else {
@@ -300,9 +287,7 @@ pub async fn onetime(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
     ]) {
         return body::refuse(message);
     }
-    if request.amount <= Decimal::ZERO {
-        return body::refuse("결제금액(amount)은 0보다 커야 합니다.");
-    }
+    tri!(body::positive_amount(request.amount));
     if let Some(uid) = &request.customer_uid {
         if let Err(e) = CustomerUid::parse(uid) {
             return body::refuse(e.to_string());
@@ -412,14 +397,11 @@ pub async fn onetime(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
 pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     tri!(crate::api::authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
-    if let Some(missing) = fields.missing(&["customer_uid", "schedules"]) {
-        return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
-    }
-    let request: ScheduleRequest = match fields.decode() {
-        Ok(r) => r,
-        Err(e) => return body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")),
-    };
-    tri!(check_channel(&sandbox, request.channel_key.as_deref()));
+    let request: ScheduleRequest = tri!(fields.require(&["customer_uid", "schedules"]));
+    tri!(body::check_channel(
+        &sandbox,
+        request.channel_key.as_deref()
+    ));
     if request.schedules.is_empty() {
         return body::refuse("schedules 파라미터가 비어 있습니다.");
     }
@@ -438,9 +420,7 @@ pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>)
         if entry.merchant_uid.trim().is_empty() || entry.name.trim().is_empty() {
             return body::refuse("schedules의 merchant_uid, name은 필수입니다.");
         }
-        if entry.amount <= Decimal::ZERO {
-            return body::refuse("결제금액(amount)은 0보다 커야 합니다.");
-        }
+        tri!(body::positive_amount(entry.amount));
         if entry.schedule_at <= now {
             return body::refuse("결제예약 시각(schedule_at)은 현재 시각 이후여야 합니다.");
         }
@@ -515,13 +495,7 @@ pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>)
 pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     tri!(crate::api::authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
-    if let Some(missing) = fields.missing(&["customer_uid"]) {
-        return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
-    }
-    let request: UnscheduleRequest = match fields.decode() {
-        Ok(r) => r,
-        Err(e) => return body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")),
-    };
+    let request: UnscheduleRequest = tri!(fields.require(&["customer_uid"]));
     let now = now_unix();
     let mut state = sandbox.state();
     let mut revoked = Vec::new();

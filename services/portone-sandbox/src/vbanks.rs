@@ -44,24 +44,17 @@ pub fn bank_name(code: &str) -> Option<&'static str> {
 pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     tri!(crate::api::authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
-    if let Some(missing) = fields.missing(&[
+    let request: VbankIssueRequest = tri!(fields.require(&[
         "channel_key",
         "merchant_uid",
         "amount",
         "vbank_code",
         "vbank_due",
-    ]) {
-        return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
-    }
-    let request: VbankIssueRequest = match fields.decode() {
-        Ok(r) => r,
-        Err(e) => return body::refuse(format!("요청 파라미터가 올바르지 않습니다: {e}")),
-    };
-    if let Some(expected) = &sandbox.options.channel_key {
-        if &request.channel_key != expected {
-            return body::refuse("channel_key에 해당하는 채널을 찾을 수 없습니다.");
-        }
-    }
+    ]));
+    tri!(body::check_channel(
+        &sandbox,
+        Some(request.channel_key.as_str())
+    ));
     if let Some(message) = too_long(&[
         ("merchant_uid", Some(request.merchant_uid.as_str()), 40),
         ("vbank_holder", request.vbank_holder.as_deref(), 16),
@@ -74,9 +67,7 @@ pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
     ]) {
         return body::refuse(message);
     }
-    if request.amount <= Decimal::ZERO {
-        return body::refuse("결제금액(amount)은 0보다 커야 합니다.");
-    }
+    tri!(body::positive_amount(request.amount));
     let Some(bank) = bank_name(request.vbank_code.trim()) else {
         return body::refuse("지원하지 않는 은행구분코드(vbank_code)입니다.");
     };
