@@ -93,22 +93,34 @@ impl Drop for Stops {
     }
 }
 
-/// Waits until each base URL answers `GET /health/ready` with 200; panics after [`WAIT`].
+/// Waits until each base URL answers `GET /health/ready` with 200 `ready`; panics after
+/// [`READY_WITHIN`], naming the service's last answer (which check was down).
 pub async fn wait_ready(client: &reqwest::Client, bases: &[&str]) {
     for base in bases {
+        let last = std::sync::Mutex::new(String::from("no answer"));
         let ok = crate::eventually(READY_WITHIN, || async {
             // `degraded` answers 200 too, but then the consumer may not have declared its queue
             // yet, and an event published now would go nowhere.
-            match client.get(format!("{base}/health/ready")).send().await {
-                Ok(r) if r.status() == 200 => r
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|b| b["status"] == "ready"),
-                _ => false,
-            }
+            let answer = match client.get(format!("{base}/health/ready")).send().await {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    let ready = status == 200
+                        && serde_json::from_str::<Value>(&body)
+                            .is_ok_and(|b| b["status"] == "ready");
+                    (ready, format!("{status} {body}"))
+                }
+                Err(e) => (false, format!("request failed: {e}")),
+            };
+            *last.lock().unwrap() = answer.1;
+            answer.0
         })
         .await;
-        assert!(ok, "{base} not ready");
+        assert!(
+            ok,
+            "{base} not ready within {READY_WITHIN:?}; last answer: {}",
+            last.lock().unwrap()
+        );
     }
 }
 
