@@ -59,6 +59,19 @@ pub async fn run(
     }
 }
 
+/// Voids an open barcode (`cvs`) or virtual account (`vbank`) at PortOne: each has its own route.
+pub async fn revoke(
+    client: &PortOneClient,
+    imp_uid: &str,
+    pay_method: &str,
+) -> Result<portone::Payment, portone::PortOneError> {
+    if pay_method == "vbank" {
+        client.revoke_vbank(imp_uid).await
+    } else {
+        client.revoke_cvs(imp_uid).await
+    }
+}
+
 async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform::db::StorageError> {
     let mut conn = db::get(pool).await?;
     let due: Vec<(String, String, String)> = payments::table
@@ -71,11 +84,7 @@ async fn sweep(pool: &PgPool, client: &PortOneClient) -> Result<usize, platform:
     let mut voided = 0;
     for (imp_uid, order_id, pay_method) in due {
         let order_id = OrderId::parse(&order_id).expect("constrained by the schema");
-        let revoked = if pay_method == "vbank" {
-            client.revoke_vbank(&imp_uid).await
-        } else {
-            client.revoke_cvs(&imp_uid).await
-        };
+        let revoked = revoke(client, &imp_uid, &pay_method).await;
         match revoked {
             Ok(_) => {
                 let reason: Option<String> = payments::table

@@ -6,14 +6,17 @@ pub mod refunds;
 pub mod vbank;
 
 use crate::schema::orders;
+use crate::state::Gateway;
+use crate::{verify, voider};
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use common::OrderId;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use platform::db::{self, PgPool, StorageError};
 use platform::http::openapi::fields;
 use platform::http::ApiError;
-use portone::PortOneError;
+use portone::{Payment, PortOneError};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -68,6 +71,50 @@ pub fn awaiting(id: &OrderId, status: &str, what: &str) -> Result<(), ApiError> 
         "order_not_awaiting",
         format!("order '{id}' is {status}; no {what} can be issued"),
     ))
+}
+
+/// Voids, at the merchant's request, the order's open payment of `method` (a barcode, a virtual
+/// account; one being voided counts as open): revoked at PortOne with the row locked, then
+/// recorded (`payment.cvs_voided` / `payment.vbank_voided`). `not_found` is the answer when there
+/// is none, or the order id cannot be one.
+pub async fn void_open(
+    gw: &Gateway,
+    pool: &PgPool,
+    order_id: &str,
+    method: &str,
+    not_found: impl Fn() -> ApiError + Sync,
+) -> Result<Payment, ApiError> {
+    use crate::schema::payments as p;
+    let id = OrderId::parse(order_id).map_err(|_| not_found())?;
+    let mut conn = db::get(pool).await?;
+    let result = conn
+        .transaction(
+            async |conn| -> Result<Result<Payment, ApiError>, diesel::result::Error> {
+                let open: Option<String> = p::table
+                    .filter(p::order_id.eq(id.as_str()))
+                    .filter(p::pay_method.eq(method))
+                    .filter(p::status.eq_any(["ready", "voiding"]))
+                    .select(p::imp_uid)
+                    .for_update()
+                    .get_result(conn)
+                    .await
+                    .optional()?;
+                let Some(imp_uid) = open else {
+                    return Ok(Err(not_found()));
+                };
+                let payment = match voider::revoke(&gw.client, &imp_uid, method).await {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(portone_error(e))),
+                };
+                verify::mark_voided(conn, &imp_uid, id.clone(), "voided by the merchant").await?;
+                Ok(Ok(payment))
+            },
+        )
+        .await
+        .map_err(StorageError::from)?;
+    let payment = result?;
+    gw.relay.notify_one();
+    Ok(payment)
 }
 
 /// The imp_uid of the order's open (`ready`) payment of `method` (a barcode, a virtual account):

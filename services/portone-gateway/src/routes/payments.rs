@@ -1,12 +1,12 @@
 //! Barcodes and payment look-ups (design §3.2).
 
 use super::{
-    awaiting, lock_order, open_payment, order_not_found, portone_error, ImpUidPath, LockedOrder,
-    OrderIdPath,
+    awaiting, lock_order, open_payment, order_not_found, portone_error, void_open, ImpUidPath,
+    LockedOrder, OrderIdPath,
 };
 use crate::schema::payments;
 use crate::state::Gateway;
-use crate::{verify, PRODUCER, SCHEMA};
+use crate::{PRODUCER, SCHEMA};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, TimeZone, Utc};
 use common::events::{EventEnvelope, PaymentCvsIssued};
@@ -205,44 +205,15 @@ pub async fn void_cvs(
     pool: web::Data<PgPool>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || {
+    let payment = void_open(&gw, &pool, &path, "cvs", || {
         ApiError::not_found(
             "barcode_not_found",
             format!("order '{path}' has no open barcode"),
         )
-    };
-    let id = OrderId::parse(&path).map_err(|_| not_found())?;
-    let mut conn = db::get(&pool).await?;
-    let result = conn
-        .transaction(
-            async |conn| -> Result<Result<serde_json::Value, ApiError>, diesel::result::Error> {
-                let open: Option<String> = payments::table
-                    .filter(payments::order_id.eq(id.as_str()))
-                    .filter(payments::pay_method.eq("cvs"))
-                    .filter(payments::status.eq_any(["ready", "voiding"]))
-                    .select(payments::imp_uid)
-                    .for_update()
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                let Some(imp_uid) = open else {
-                    return Ok(Err(not_found()));
-                };
-                let payment = match gw.client.revoke_cvs(&imp_uid).await {
-                    Ok(p) => p,
-                    Err(e) => return Ok(Err(portone_error(e))),
-                };
-                verify::mark_voided(conn, &imp_uid, id.clone(), "voided by the merchant").await?;
-                Ok(Ok(
-                    serde_json::to_value(&payment).expect("payments serialise")
-                ))
-            },
-        )
-        .await
-        .map_err(StorageError::from)?;
-    let payment = result?;
-    gw.relay.notify_one();
-    Ok(HttpResponse::Ok().json(payment))
+    })
+    .await?;
+    // Answered through a JSON value, as issuing a barcode is (the same key order).
+    Ok(HttpResponse::Ok().json(serde_json::to_value(&payment).expect("payments serialise")))
 }
 
 /// A payment as PortOne knows it now.

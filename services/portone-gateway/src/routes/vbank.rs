@@ -4,12 +4,13 @@
 //! is voided by the voider when its order is paid another way, cancelled or expired.
 
 use super::{
-    awaiting, lock_order, open_payment, order_not_found, portone_error, LockedOrder, OrderIdPath,
+    awaiting, lock_order, open_payment, order_not_found, portone_error, void_open, LockedOrder,
+    OrderIdPath,
 };
 use crate::charges::parse_time;
 use crate::schema::payments;
 use crate::state::Gateway;
-use crate::{verify, PRODUCER, SCHEMA};
+use crate::{PRODUCER, SCHEMA};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{TimeZone, Utc};
@@ -185,40 +186,12 @@ pub async fn void(
     pool: web::Data<PgPool>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || {
+    let payment = void_open(&gw, &pool, &path, "vbank", || {
         ApiError::not_found(
             "vbank_not_found",
             format!("order '{path}' has no open virtual account"),
         )
-    };
-    let id = OrderId::parse(&path).map_err(|_| not_found())?;
-    let mut conn = db::get(&pool).await?;
-    let result = conn
-        .transaction(
-            async |conn| -> Result<Result<Payment, ApiError>, diesel::result::Error> {
-                let open: Option<String> = payments::table
-                    .filter(payments::order_id.eq(id.as_str()))
-                    .filter(payments::pay_method.eq("vbank"))
-                    .filter(payments::status.eq_any(["ready", "voiding"]))
-                    .select(payments::imp_uid)
-                    .for_update()
-                    .get_result(conn)
-                    .await
-                    .optional()?;
-                let Some(imp_uid) = open else {
-                    return Ok(Err(not_found()));
-                };
-                let payment = match gw.client.revoke_vbank(&imp_uid).await {
-                    Ok(p) => p,
-                    Err(e) => return Ok(Err(portone_error(e))),
-                };
-                verify::mark_voided(conn, &imp_uid, id.clone(), "voided by the merchant").await?;
-                Ok(Ok(payment))
-            },
-        )
-        .await
-        .map_err(StorageError::from)?;
-    let payment = result?;
-    gw.relay.notify_one();
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(payment))
 }
