@@ -6,7 +6,7 @@
 //! (`verify::apply`). When PortOne does not answer in time, the charge is settled by reading it
 //! back (`GET /payments/find/{merchant_uid}`), never by charging again.
 
-use super::{lock_order, order_not_found, portone_error, LockedOrder, OrderIdPath};
+use super::{lock_order, not_awaiting, order_not_found, portone_error, LockedOrder, OrderIdPath};
 use crate::charges::{parse_time, CLAIM_STALE};
 use crate::schema::charges;
 use crate::state::Gateway;
@@ -36,12 +36,8 @@ pub struct ChargeRequest {
     pub customer_uid: String,
 }
 
-fn not_awaiting(id: &OrderId, status: &str) -> ApiError {
-    ApiError::conflict(
-        "order_not_awaiting",
-        format!("order '{id}' is {status}; it cannot be charged"),
-    )
-}
+/// What a charge or a booking answers for an order that no longer awaits payment.
+const NOT_CHARGEABLE: &str = "it cannot be charged";
 
 fn json(status: StatusCode, payment: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status).json(payment)
@@ -123,7 +119,7 @@ async fn claim(
                     _ => {}
                 }
                 if status != "awaiting_payment" {
-                    return Ok(Err(not_awaiting(id, &status)));
+                    return Ok(Err(not_awaiting(id, &status, NOT_CHARGEABLE)));
                 }
                 let now = Utc::now();
                 diesel::insert_into(charges::table)
@@ -289,7 +285,7 @@ pub async fn charge(
                 }
                 verify::apply(&pool, &p, verify::Source::Webhook).await?;
                 gw.relay.notify_one();
-                return Err(not_awaiting(&id, "paid"));
+                return Err(not_awaiting(&id, "paid", NOT_CHARGEABLE));
             }
             if !stale {
                 return Err(ApiError::conflict(
@@ -397,7 +393,7 @@ async fn refused(
             release(pool, id, None, "the order is paid at PortOne").await?;
             verify::apply(pool, &p, verify::Source::Webhook).await?;
             gw.relay.notify_one();
-            return Err(not_awaiting(id, "paid"));
+            return Err(not_awaiting(id, "paid", NOT_CHARGEABLE));
         }
     }
     let reason = e.message().unwrap_or("refused by PortOne").to_owned();
@@ -493,7 +489,7 @@ pub async fn schedule(
                     _ => {}
                 }
                 if status != "awaiting_payment" {
-                    return Ok(Err(not_awaiting(&id, &status)));
+                    return Ok(Err(not_awaiting(&id, &status, NOT_CHARGEABLE)));
                 }
                 let request = ScheduleRequest {
                     customer_uid: customer_uid.clone(),

@@ -67,10 +67,19 @@ pub fn awaiting(id: &OrderId, status: &str, what: &str) -> Result<(), ApiError> 
     if status == "awaiting_payment" {
         return Ok(());
     }
-    Err(ApiError::conflict(
-        "order_not_awaiting",
-        format!("order '{id}' is {status}; no {what} can be issued"),
+    Err(not_awaiting(
+        id,
+        status,
+        &format!("no {what} can be issued"),
     ))
+}
+
+/// 409 `order_not_awaiting`: the order is `status`, so `consequence`.
+pub fn not_awaiting(id: &OrderId, status: &str, consequence: &str) -> ApiError {
+    ApiError::conflict(
+        "order_not_awaiting",
+        format!("order '{id}' is {status}; {consequence}"),
+    )
 }
 
 /// Voids, at the merchant's request, the order's open payment of `method` (a barcode, a virtual
