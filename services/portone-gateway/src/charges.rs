@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use platform::config::ReconcileSettings;
 use platform::db::{self, PgPool, StorageError};
-use platform::http::ApiError;
 use portone::{Payment, PaymentStatus, PortOneClient, PortOneError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,38 +55,6 @@ pub async fn settle(
     .execute(conn)
     .await?;
     Ok(changed > 0)
-}
-
-/// A time in a request: unix seconds (an integral JSON number) or an RFC 3339 string.
-pub fn parse_time(value: &serde_json::Value, field: &str) -> Result<DateTime<Utc>, ApiError> {
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_request",
-            format!("{field} must be unix seconds or an RFC 3339 time"),
-        )
-    };
-    let t = match value {
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
-                    .map(|f| f as i64)
-            })
-            .ok_or_else(bad)?,
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|_| bad())?
-            .timestamp(),
-        _ => return Err(bad()),
-    };
-    let t = DateTime::from_timestamp(t, 0).ok_or_else(bad)?;
-    if t <= Utc::now() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            format!("{field} must be in the future"),
-        ));
-    }
-    Ok(t)
 }
 
 // ---- reconciliation ---------------------------------------------------------------------

@@ -289,6 +289,19 @@ async fn a_scheduled_charge_pays_its_order_by_its_webhook() {
     )
     .await;
     assert_eq!(status, 400, "a time in the past");
+    // Past the documents' maximum (9999-12-31T23:59:59Z), as for a barcode's expired_at.
+    let (status, body) = send(
+        &s,
+        reqwest::Method::POST,
+        "/v1/orders/SCH-1/schedule",
+        Some(json!({"customer_uid": "cust_sch", "schedule_at": 253402300800_i64})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
 
     // PortOne runs it: its webhook pays the order.
     let (status, ran) = s.control("/subscribe/schedules/SCH-1/run", json!({})).await;

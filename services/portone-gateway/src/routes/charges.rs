@@ -6,8 +6,10 @@
 //! (`verify::apply`). When PortOne does not answer in time, the charge is settled by reading it
 //! back (`GET /payments/find/{merchant_uid}`), never by charging again.
 
-use super::{lock_order, not_awaiting, order_not_found, portone_error, LockedOrder, OrderIdPath};
-use crate::charges::{parse_time, CLAIM_STALE};
+use super::{
+    future_time, lock_order, not_awaiting, order_not_found, portone_error, LockedOrder, OrderIdPath,
+};
+use crate::charges::CLAIM_STALE;
 use crate::schema::charges;
 use crate::state::Gateway;
 use crate::verify::{self, Verdict};
@@ -450,7 +452,7 @@ pub async fn schedule(
     let customer_uid = CustomerUid::parse(&body.customer_uid)
         .map_err(|e| ApiError::bad_request("invalid_customer_uid", e.to_string()))?
         .to_string();
-    let at = parse_time(&body.schedule_at, "schedule_at")?;
+    let at = future_time(&body.schedule_at, "schedule_at")?;
     let mut conn = db::get(&pool).await?;
     // The order row stays locked while PortOne books it, so two requests cannot book twice.
     let result = conn

@@ -29,6 +29,45 @@ pub fn order_not_found(id: &str) -> ApiError {
     )
 }
 
+/// A time in a request that must lie ahead: unix seconds (an integral JSON number, `22.0`
+/// included, up to the documents' maximum) or an RFC 3339 string, as
+/// `fields::unix_or_rfc3339` documents it. 400 `invalid_request` naming `field` otherwise.
+pub fn future_time(value: &serde_json::Value, field: &str) -> Result<DateTime<Utc>, ApiError> {
+    use platform::http::openapi::fields::UNIX_SECONDS_MAX;
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_request",
+            format!(
+                "{field} must be unix seconds (at most {UNIX_SECONDS_MAX}) or an RFC 3339 time"
+            ),
+        )
+    };
+    let t = match value {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+                    .map(|f| f as i64)
+            })
+            // The document's maximum: past it a time no longer converts everywhere.
+            .filter(|t| *t <= UNIX_SECONDS_MAX)
+            .ok_or_else(bad)?,
+        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|_| bad())?
+            .timestamp(),
+        _ => return Err(bad()),
+    };
+    let t = DateTime::from_timestamp(t, 0).ok_or_else(bad)?;
+    if t <= Utc::now() {
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            format!("{field} must be in the future"),
+        ));
+    }
+    Ok(t)
+}
+
 /// The gateway's copy of an order, as the routes that start a payment at PortOne read it.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]

@@ -1,14 +1,14 @@
 //! Barcodes and payment look-ups (design §3.2).
 
 use super::{
-    awaiting, lock_order, open_payment, order_not_found, portone_error, void_open, ImpUidPath,
-    LockedOrder, OrderIdPath,
+    awaiting, future_time, lock_order, open_payment, order_not_found, portone_error, void_open,
+    ImpUidPath, LockedOrder, OrderIdPath,
 };
 use crate::schema::payments;
 use crate::state::Gateway;
 use crate::{PRODUCER, SCHEMA};
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use common::events::{EventEnvelope, PaymentCvsIssued};
 use common::{ImpUid, Money, OrderId};
 use diesel::prelude::*;
@@ -38,42 +38,6 @@ fn expired_at_schema() -> utoipa::openapi::schema::Schema {
     )
 }
 
-fn parse_expiry(v: &serde_json::Value) -> Result<i64, ApiError> {
-    use platform::http::openapi::fields::UNIX_SECONDS_MAX;
-    let bad = || {
-        ApiError::bad_request(
-            "invalid_request",
-            format!(
-                "expired_at must be unix seconds (at most {UNIX_SECONDS_MAX}) or an RFC 3339 time"
-            ),
-        )
-    };
-    let t = match v {
-        // `22.0` is the number 22 in JSON.
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
-                    .map(|f| f as i64)
-            })
-            // The document's maximum: past it a time no longer converts everywhere.
-            .filter(|t| *t <= UNIX_SECONDS_MAX)
-            .ok_or_else(bad)?,
-        serde_json::Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|_| bad())?
-            .timestamp(),
-        _ => return Err(bad()),
-    };
-    if t <= Utc::now().timestamp() {
-        return Err(ApiError::bad_request(
-            "invalid_request",
-            "expired_at must be in the future",
-        ));
-    }
-    Ok(t)
-}
-
 /// Issues a convenience-store barcode for an awaiting order. If the order already has an open
 /// barcode, that one is returned.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/cvs", tag = "payments", operation_id = "issueCvs",
@@ -97,7 +61,11 @@ pub async fn issue_cvs(
     let id = OrderId::parse(&path).map_err(|_| order_not_found(&path))?;
     // Only an empty body means "no options"; one that cannot be read was refused already.
     let body = body.into_inner().unwrap_or_default();
-    let expired_at = body.expired_at.as_ref().map(parse_expiry).transpose()?;
+    let expired_at = body
+        .expired_at
+        .as_ref()
+        .map(|v| future_time(v, "expired_at").map(|t| t.timestamp()))
+        .transpose()?;
     let mut conn = db::get(&pool).await?;
     // The order row stays locked while PortOne is asked, so two requests cannot issue two barcodes.
     let result =

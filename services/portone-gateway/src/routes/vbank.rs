@@ -4,10 +4,9 @@
 //! is voided by the voider when its order is paid another way, cancelled or expired.
 
 use super::{
-    awaiting, lock_order, open_payment, order_not_found, portone_error, void_open, LockedOrder,
-    OrderIdPath,
+    awaiting, future_time, lock_order, open_payment, order_not_found, portone_error, void_open,
+    LockedOrder, OrderIdPath,
 };
-use crate::charges::parse_time;
 use crate::schema::payments;
 use crate::state::Gateway;
 use crate::{PRODUCER, SCHEMA};
@@ -76,7 +75,7 @@ pub async fn issue(
         .vbank_due
         .as_ref()
         .filter(|v| !v.is_null())
-        .map(|v| parse_time(v, "vbank_due"))
+        .map(|v| future_time(v, "vbank_due"))
         .transpose()?;
     let mut conn = db::get(&pool).await?;
     // The order row stays locked while PortOne is asked, so two requests cannot issue two accounts.
