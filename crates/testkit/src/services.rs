@@ -15,6 +15,11 @@ pub const WAIT: Duration = Duration::from_secs(15);
 /// How long a service (a process spawned afresh included: it migrates first) may take to be ready
 /// on a loaded 2-core machine; waiting longer costs only a failing test.
 const READY_WITHIN: Duration = Duration::from_secs(30);
+/// `amqp.queue_expires` of every test's queues: they vanish once idle this long, so runs do not
+/// pile them up. Longer than a whole test run (CI's limit is 40 minutes): RabbitMQ 3.10 was seen
+/// to stop answering for minutes while expired quorum queues of earlier tests were deleted, and
+/// services started meanwhile never became ready.
+pub const QUEUE_EXPIRES: &str = "1h";
 /// Bankda's content type, byte for byte.
 pub const BANKDA_CT: &str = "application/json; charset=utf-8";
 
@@ -49,7 +54,7 @@ pub fn settings(
         ("amqp.url", crate::AMQP_URL),
         ("amqp.exchange", exchange),
         ("amqp.queue", queue),
-        ("amqp.queue_expires", "10m"),
+        ("amqp.queue_expires", QUEUE_EXPIRES),
         ("outbox.poll_interval", "50ms"),
     ];
     all.extend_from_slice(extra);

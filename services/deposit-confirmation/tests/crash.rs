@@ -40,7 +40,10 @@ fn start_binary(db_url: &str, exchange: &str, queue: &str, port: u16) -> Running
             .env("PAYBRIDGE__AMQP__URL", testkit::AMQP_URL)
             .env("PAYBRIDGE__AMQP__EXCHANGE", exchange)
             .env("PAYBRIDGE__AMQP__QUEUE", queue)
-            .env("PAYBRIDGE__AMQP__QUEUE_EXPIRES", "10m")
+            .env(
+                "PAYBRIDGE__AMQP__QUEUE_EXPIRES",
+                testkit::services::QUEUE_EXPIRES,
+            )
             .env("PAYBRIDGE__HTTP__HOST", "127.0.0.1")
             .env("PAYBRIDGE__HTTP__PORT", port.to_string())
             .env("PAYBRIDGE__API__TOKENS", TOKEN)

@@ -136,7 +136,7 @@ fn start_cluster(db_url: &str, exchange: &str) -> Cluster {
             ("amqp.url", testkit::AMQP_URL),
             ("amqp.exchange", exchange),
             ("amqp.queue", queue),
-            ("amqp.queue_expires", "10m"),
+            ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
             ("api.tokens", TOKEN),
             ("outbox.poll_interval", "50ms"),
         ]

@@ -257,7 +257,7 @@ fn order_query(
             ("amqp.url", amqp_url),
             ("amqp.exchange", exchange),
             ("amqp.queue", queue),
-            ("amqp.queue_expires", "10m"),
+            ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
             ("api.tokens", TOKEN),
             ("outbox.poll_interval", "50ms"),
         ],

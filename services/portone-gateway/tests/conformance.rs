@@ -86,7 +86,7 @@ async fn conformance(fuzz: bool) {
             ("amqp.url", testkit::AMQP_URL),
             ("amqp.exchange", s.exchange.as_str()),
             ("amqp.queue", queue.as_str()),
-            ("amqp.queue_expires", "10m"),
+            ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
             ("outbox.poll_interval", "50ms"),
         ],
     )

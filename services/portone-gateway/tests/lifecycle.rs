@@ -44,7 +44,7 @@ async fn sigterm_exits_0_in_time_while_a_void_waits_on_a_silent_portone() {
                 ("amqp.url", testkit::AMQP_URL),
                 ("amqp.exchange", exchange.as_str()),
                 ("amqp.queue", queue.as_str()),
-                ("amqp.queue_expires", "10m"),
+                ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
                 ("outbox.poll_interval", "50ms"),
             ],
         )
@@ -67,7 +67,7 @@ async fn sigterm_exits_0_in_time_while_a_void_waits_on_a_silent_portone() {
             ("amqp.url", testkit::AMQP_URL),
             ("amqp.exchange", exchange.as_str()),
             ("amqp.queue", gw_queue.as_str()),
-            ("amqp.queue_expires", "10m"),
+            ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
             ("api.tokens", TOKEN),
             ("outbox.poll_interval", "50ms"),
             ("portone.base_url", portone_url.as_str()),

@@ -439,7 +439,7 @@ async fn a_gateway_killed_when_the_customer_pays_finds_the_payment_after_its_res
             ("amqp.url", testkit::AMQP_URL),
             ("amqp.exchange", exchange.as_str()),
             ("amqp.queue", gw_queue.as_str()),
-            ("amqp.queue_expires", "10m"),
+            ("amqp.queue_expires", testkit::services::QUEUE_EXPIRES),
             ("api.tokens", TOKEN),
             ("outbox.poll_interval", "50ms"),
             ("portone.base_url", sandbox.url.as_str()),
