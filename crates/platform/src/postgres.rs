@@ -54,9 +54,11 @@ impl SslMode {
             "verify-ca" => SslMode::VerifyCa,
             "verify-full" => SslMode::VerifyFull,
             // libpq's `allow` tries plaintext first: it would never protect anything here.
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "sslmode '{other}' is not one of disable, prefer, require, verify-ca, verify-full"
-            )),
+            ))
+            }
         })
     }
 
