@@ -451,4 +451,28 @@ mod tests {
         assert_eq!(letter.event_id.as_deref(), Some("m-1"));
         assert_eq!(letter.order_id, None);
     }
+
+    #[test]
+    fn age_is_the_envelopes_occurred_at_else_the_amqp_timestamp() {
+        let day = Duration::from_secs(86400);
+        let envelope = |days: i64| {
+            format!(
+                r#"{{"event_id":"e","occurred_at":"{}","data":{{}}}}"#,
+                (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339()
+            )
+        };
+        let none = BasicProperties::default();
+        assert!(too_old_to_replay(envelope(91).as_bytes(), &none, 90 * day));
+        assert!(!too_old_to_replay(envelope(89).as_bytes(), &none, 90 * day));
+        let stamped = |days: i64| {
+            BasicProperties::default()
+                .with_timestamp((chrono::Utc::now().timestamp() - days * 86400) as u64)
+        };
+        assert!(too_old_to_replay(b"not json", &stamped(91), 90 * day));
+        assert!(!too_old_to_replay(b"not json", &stamped(1), 90 * day));
+        // Neither: not an event any inbox recorded.
+        assert!(!too_old_to_replay(b"not json", &none, 90 * day));
+        assert_eq!(humanize(90 * day), "90d");
+        assert_eq!(humanize(5 * 365 * day), "5y");
+    }
 }

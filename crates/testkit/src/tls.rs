@@ -15,7 +15,7 @@ use rcgen::{
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -156,9 +156,8 @@ fn run(mut command: Command, what: &str) {
 /// session of its own (so that a Ctrl-C to the test does not stop it first) reads its stdin
 /// until the test process, the only holder of the other end, is gone.
 fn remove_at_exit(script: &str) {
-    static HELD: Mutex<Vec<ChildStdin>> = Mutex::new(Vec::new());
     use std::os::unix::process::CommandExt;
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg(format!("read _ignored; {script}"))
         .stdin(Stdio::piped())
@@ -167,7 +166,15 @@ fn remove_at_exit(script: &str) {
         .process_group(0)
         .spawn()
         .expect("start the clean-up watchdog");
-    HELD.lock().unwrap().push(child.stdin.take().unwrap());
+    // Its stdin stays open as long as this process holds it.
+    hold(child);
+}
+
+/// Keeps a child (and its pipes) for the life of the test process: the servers and their
+/// watchdogs end with it, never before.
+fn hold(child: Child) {
+    static HELD: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+    HELD.lock().unwrap().push(child);
 }
 
 /// A PostgreSQL cluster of this test binary's own that accepts TLS connections only
@@ -394,6 +401,7 @@ impl TlsRabbit {
             node = rabbit.node,
             pid = child.id(),
         ));
+        hold(child);
         // The node registers with epmd a few seconds after it starts; `await_startup` fails at
         // once until then.
         let deadline = Instant::now() + Duration::from_secs(120);
