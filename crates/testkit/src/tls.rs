@@ -101,8 +101,10 @@ pub fn certs() -> &'static (TestCerts, CaFiles) {
     })
 }
 
+/// A directory under /tmp (not `$TMPDIR`, which may be private to this user: the postgres user
+/// must reach the cluster's).
 fn temp_dir(prefix: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(crate::unique(&format!("{prefix}-")));
+    let dir = Path::new("/tmp").join(crate::unique(&format!("{prefix}-")));
     std::fs::create_dir_all(&dir).unwrap();
     set_mode(&dir, 0o755);
     dir
