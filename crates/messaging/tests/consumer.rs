@@ -34,7 +34,7 @@ impl EventHandler for Recorder {
 
 fn event(order: &str) -> String {
     serde_json::to_string(&EventEnvelope::new(
-        "test",
+        "order-query",
         OrderId::parse(order).unwrap(),
         chrono::Utc::now(),
         OrderCancelled {
@@ -161,6 +161,7 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
     let channel = amqp.create_channel().await.unwrap();
     messaging::broker::QueueTopology {
         exchange: &exchange,
+        service: "consumer-test",
         queue: &queue,
         routing_keys: &["order.*"],
         delivery_limit: 3,

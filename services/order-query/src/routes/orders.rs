@@ -31,7 +31,7 @@ fn order_not_found(id: &str) -> ApiError {
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier identical request")),
             links(("getOrder" = (operation_id = "getOrder", parameters(("order_id" = "$response.body#/order_id")))),
                   ("cancelOrder" = (operation_id = "cancelOrder", parameters(("order_id" = "$response.body#/order_id")))))),
-        (status = 400, description = "`malformed_json`, `invalid_request` (a missing, ill-typed or unknown field) or `invalid_order` (a value breaks a rule, e.g. a deadline in the past)", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_request` (a missing, ill-typed or unknown field), `invalid_amount` (`order_price_amount` not whole won) or `invalid_order` (a value breaks a rule, e.g. a deadline in the past)", body = ErrorBody),
         (status = 409, description = "`order_conflict`: the order_id belongs to a different order", body = ErrorBody)))]
 pub async fn create(
     pool: web::Data<PgPool>,
@@ -43,7 +43,7 @@ pub async fn create(
     let new = body
         .into_inner()
         .parse(now, defaults.deposit_deadline, defaults.shop_offset)
-        .map_err(|e| ApiError::bad_request("invalid_order", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(e.code, e.to_string()))?;
     match store::create(&pool, &new, now).await? {
         CreateOutcome::Created(row) => {
             waker.0.notify_one();
