@@ -228,6 +228,43 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
     }
 
+    #[actix_web::test]
+    async fn routes_behind_require_bearer_get_the_actor() {
+        use actix_web::middleware::from_fn;
+        use actix_web::{test, App};
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(tokens(&[
+                    "ops.lee:lee-token",
+                    "plain-token",
+                ])))
+                .service(web::scope("/v1").wrap(from_fn(require_bearer)).route(
+                    "/who",
+                    web::get().to(|a: Actor| async move { a.to_string() }),
+                ))
+                .route(
+                    "/open",
+                    web::get().to(|a: Actor| async move { a.to_string() }),
+                ),
+        )
+        .await;
+        let call = |uri: &'static str, token: &'static str| {
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .to_request()
+        };
+        let res = test::call_service(&app, call("/v1/who", "lee-token")).await;
+        assert_eq!(test::read_body(res).await, "ops.lee");
+        let res = test::call_service(&app, call("/v1/who", "plain-token")).await;
+        assert_eq!(test::read_body(res).await, "token-23fb79e2");
+        let res = test::call_service(&app, call("/v1/who", "nope")).await;
+        assert_eq!(res.status(), 401);
+        // Outside `require_bearer` nobody is authenticated, whatever the header says.
+        let res = test::call_service(&app, call("/open", "lee-token")).await;
+        assert_eq!(res.status(), 401);
+    }
+
     #[test]
     fn names_follow_the_rule() {
         assert!(ApiToken::parse("ops.kim-1_a:tok").is_ok());

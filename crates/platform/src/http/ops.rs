@@ -289,10 +289,17 @@ impl OpsRoutes {
         }
     }
 
-    /// `/metrics` is served by a [`MetricsServer`], not with these routes.
-    pub fn without_metrics(mut self) -> Self {
-        self.serve_metrics = false;
-        self
+    /// `/metrics` is served by a [`MetricsServer`], not with these routes (nor in their document:
+    /// a scraper pointed at the service port gets 404).
+    pub fn without_metrics(self) -> Self {
+        let mut api = self.api.get_ref().clone();
+        api.paths.paths.remove("/metrics");
+        let docs_page = utoipa_scalar::Scalar::new(api.clone()).to_html().into();
+        Self {
+            api: web::Data::new(api),
+            docs_page,
+            serve_metrics: false,
+        }
     }
 
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {

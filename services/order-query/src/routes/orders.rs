@@ -18,7 +18,12 @@ fn parse_path_id(raw: &str) -> Result<OrderId, ApiError> {
 }
 
 fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found("order_not_found", format!("no order with order_id '{id}'"))
+    // Only an id that could be one is shown back: anything else is the caller's text (an
+    // e-mail address, a card number pasted in the wrong place) and is not repeated.
+    match OrderId::parse(id) {
+        Ok(id) => ApiError::not_found("order_not_found", format!("no order with order_id '{id}'")),
+        Err(_) => ApiError::not_found("order_not_found", "no order has such an order_id"),
+    }
 }
 
 /// Creates an order. Sending the same order again returns the same answer; the same `order_id`
@@ -114,9 +119,7 @@ pub async fn list(
             s.parse::<OrderStatus>().map_err(|_| {
                 ApiError::bad_request(
                     "invalid_status",
-                    format!(
-                        "status '{s}' is not one of awaiting_payment, paid, cancelled, expired"
-                    ),
+                    "status is not one of awaiting_payment, paid, cancelled, expired",
                 )
             })
         })
