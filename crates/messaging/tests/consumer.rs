@@ -305,9 +305,10 @@ async fn a_replay_goes_through_the_services_exchange_to_its_own_queue_only() {
     )
     .await;
     let target = |queue: &str| messaging::dlq::DlqTarget {
-        amqp_url: Secret::new(testkit::AMQP_URL.into()),
+        amqp: messaging::broker::Endpoint::url(testkit::AMQP_URL),
         service: service.clone(),
         queue: queue.to_owned(),
+        inbox_retention: Duration::from_secs(90 * 24 * 3600),
     };
     // Listing puts it back in a's DLQ (through a's dead-letter exchange), nowhere else.
     let walk = messaging::dlq::walk(&target(&a), &messaging::dlq::Action::List)
