@@ -166,6 +166,10 @@ pub struct PortoneSettings {
     pub channel_key: Option<String>,
     pub webhook_base_url: String,
     pub timeout: Duration,
+    /// Most PortOne calls in flight at once in this process (`portone::Limiter`).
+    pub max_concurrency: usize,
+    /// How long a call waits for a free slot before it is refused as busy.
+    pub queue_timeout: Duration,
     pub reconcile: ReconcileSettings,
 }
 
@@ -265,6 +269,8 @@ struct RawPortone {
     channel_key: Option<String>,
     webhook_base_url: String,
     timeout: String,
+    max_concurrency: usize,
+    queue_timeout: String,
     reconcile: RawReconcile,
 }
 #[derive(Debug, Deserialize)]
@@ -411,6 +417,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if raw.portone.max_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "portone.max_concurrency",
+                "must be at least 1",
+            ));
+        }
         if raw.amqp.prefetch == 0 {
             return Err(ConfigError::invalid("amqp.prefetch", "must be at least 1"));
         }
@@ -496,6 +508,8 @@ impl Settings {
                     &["http", "https"],
                 )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
+                max_concurrency: raw.portone.max_concurrency,
+                queue_timeout: parse_duration("portone.queue_timeout", &raw.portone.queue_timeout)?,
                 reconcile: parse_reconcile(&raw.portone.reconcile)?,
             },
             orders: OrderSettings {
@@ -707,6 +721,10 @@ mod tests {
         assert_eq!(s.bankda.max_confirm_batch, 1000);
         assert_eq!(s.portone.base_url, "https://api.iamport.kr");
         assert_eq!(s.portone.webhook_base_url, "http://localhost:8083");
+        assert_eq!(
+            (s.portone.max_concurrency, s.portone.queue_timeout),
+            (16, Duration::from_secs(2))
+        );
         let r = &s.portone.reconcile;
         assert_eq!(
             (
@@ -751,6 +769,8 @@ mod tests {
             ("http.port", "eighty", "http.port"),
             ("bankda.max_confirm_batch", "0", "bankda.max_confirm_batch"),
             ("portone.reconcile.every", "0s", "portone.reconcile.every"),
+            ("portone.max_concurrency", "0", "portone.max_concurrency"),
+            ("portone.queue_timeout", "2 s", "portone.queue_timeout"),
             (
                 "portone.reconcile.max_every",
                 "1m",

@@ -3,6 +3,7 @@
 
 use crate::error::PortOneError;
 use crate::lenient;
+use crate::limit::Limiter;
 use crate::token::{CachedToken, TokenCache};
 use crate::types::*;
 use common::Secret;
@@ -63,6 +64,7 @@ pub type ErrorHook = Arc<dyn Fn(&PortOneError) + Send + Sync>;
 
 struct Inner {
     error_hook: Option<ErrorHook>,
+    limiter: Option<Limiter>,
     http: reqwest::Client,
     base: Url,
     imp_key: String,
@@ -127,6 +129,7 @@ impl PortOneClient {
         Ok(PortOneClient {
             inner: Arc::new(Inner {
                 error_hook: None,
+                limiter: None,
                 http,
                 base,
                 imp_key: config.imp_key,
@@ -147,6 +150,23 @@ impl PortOneClient {
             None => tracing::warn!("error hook set on a shared PortOne client; ignored"),
         }
         self
+    }
+
+    /// Bounds this client's HTTP exchanges (getToken included) with `limiter`, shared with
+    /// every other client given a clone of it: a call that gets no slot within the limiter's
+    /// queue timeout fails with [`PortOneError::Busy`] and sends nothing. Set it before cloning
+    /// the client. Without one, calls are not bounded.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.limiter = Some(limiter),
+            None => tracing::warn!("limiter set on a shared PortOne client; ignored"),
+        }
+        self
+    }
+
+    /// The concurrency bound, when one was given.
+    pub fn limiter(&self) -> Option<&Limiter> {
+        self.inner.limiter.as_ref()
     }
 
     pub fn base_url(&self) -> &str {
@@ -482,7 +502,8 @@ impl PortOneClient {
         Ok(url)
     }
 
-    /// One HTTP exchange. Transport failures and timeouts become errors; every HTTP status is an answer.
+    /// One HTTP exchange, inside a slot of the limiter when there is one. Transport failures
+    /// and timeouts become errors; every HTTP status is an answer.
     async fn send(
         &self,
         method: &Method,
@@ -490,6 +511,12 @@ impl PortOneClient {
         body: Option<Vec<u8>>,
         token: Option<&Secret<String>>,
     ) -> Result<Answer, PortOneError> {
+        let _slot = match &self.inner.limiter {
+            Some(limiter) => Some(limiter.acquire().await.inspect_err(|_| {
+                tracing::warn!(method = %method, path = url.path(), "PortOne call refused: every slot taken for the queue timeout");
+            })?),
+            None => None,
+        };
         let started = Instant::now();
         let mut request = self
             .inner

@@ -20,6 +20,7 @@ mod cancel;
 mod client;
 mod error;
 pub mod lenient;
+mod limit;
 pub mod subscribe;
 mod token;
 pub mod types;
@@ -31,6 +32,7 @@ pub use cancel::{
 };
 pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
 pub use error::PortOneError;
+pub use limit::{Limiter, Slot, DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_TIMEOUT};
 pub use types::*;
 pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM_EVENT};
 

@@ -308,6 +308,10 @@ pub struct Stats {
     pub schedules: usize,
     /// The last `Tier` header seen on an authenticated call.
     pub last_tier: Option<String>,
+    /// Calls to the PortOne surface received, counted on arrival (delayed ones included).
+    pub calls_received: u64,
+    /// Calls to the PortOne surface not answered yet (slowed by `/__sandbox/latency`, ...).
+    pub calls_in_flight: u64,
 }
 
 /// Counters for tests.
@@ -322,6 +326,8 @@ pub async fn stats(sandbox: web::Data<Sandbox>) -> HttpResponse {
         customers: state.customers.len(),
         schedules: state.schedules.len(),
         last_tier: state.last_tier.clone(),
+        calls_received: sandbox.latency.received.load(Ordering::SeqCst),
+        calls_in_flight: sandbox.latency.in_flight.load(Ordering::SeqCst),
     };
     body::json(StatusCode::OK, &stats)
 }

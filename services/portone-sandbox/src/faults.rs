@@ -50,13 +50,13 @@ pub enum ReadMode {
 /// How long a fault lasts: the next `count` calls, `seconds` from now, both (whichever ends
 /// first), or until turned off when neither is given.
 #[derive(Debug, Clone)]
-struct Window {
+pub(crate) struct Window {
     remaining: Option<u64>,
     until: Option<Instant>,
 }
 
 impl Window {
-    fn new(count: Option<u64>, seconds: Option<f64>) -> Self {
+    pub(crate) fn new(count: Option<u64>, seconds: Option<f64>) -> Self {
         Window {
             remaining: count,
             until: seconds.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
@@ -64,7 +64,7 @@ impl Window {
     }
 
     /// Whether this call is hit; counts it.
-    fn hit(&mut self) -> bool {
+    pub(crate) fn hit(&mut self) -> bool {
         if self.until.is_some_and(|u| Instant::now() >= u) || self.remaining == Some(0) {
             return false;
         }
@@ -74,7 +74,7 @@ impl Window {
         true
     }
 
-    fn describe(&self) -> serde_json::Value {
+    pub(crate) fn describe(&self) -> serde_json::Value {
         json!({
             "remaining_calls": self.remaining,
             "remaining_ms": self.until.map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64),
@@ -189,11 +189,14 @@ pub async fn get_payment_gate(
         .map(ServiceResponse::map_into_left_body)
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
+pub(crate) fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
     body::json(status, &json!({"error": message.into()}))
 }
 
-fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
+pub(crate) fn read<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    raw: Bytes,
+) -> Result<T, HttpResponse> {
     Fields::read(req, raw)?
         .decode()
         .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))

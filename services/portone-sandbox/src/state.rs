@@ -118,6 +118,8 @@ pub struct Sandbox {
     pub faults: crate::faults::Faults,
     /// Prepared amounts, the cancel fault and the cancel counters.
     pub refunds: crate::refunds::RefundState,
+    /// A slow PortOne on demand, and the calls received (`/__sandbox/latency`).
+    pub latency: crate::latency::Latency,
 }
 
 impl Sandbox {
@@ -137,6 +139,7 @@ impl Sandbox {
             http,
             faults: Default::default(),
             refunds: Default::default(),
+            latency: Default::default(),
         })
     }
 
