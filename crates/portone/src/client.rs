@@ -2,6 +2,7 @@
 //! refresh-and-retry and the read retries.
 
 use crate::error::PortOneError;
+use crate::flight::Flights;
 use crate::lenient;
 use crate::limit::Limiter;
 use crate::token::{CachedToken, TokenCache};
@@ -72,6 +73,8 @@ struct Inner {
     timeout: Duration,
     tier: Option<HeaderValue>,
     tokens: TokenCache,
+    /// Reads of one payment (by imp_uid or merchant_uid) in flight, shared by their callers.
+    payment_reads: Flights<Payment>,
 }
 
 impl fmt::Debug for PortOneClient {
@@ -137,6 +140,7 @@ impl PortOneClient {
                 timeout: config.timeout,
                 tier,
                 tokens: TokenCache::default(),
+                payment_reads: Flights::default(),
             }),
         })
     }
@@ -252,7 +256,18 @@ impl PortOneClient {
             &[]
         };
         let url = self.url(&["payments", non_empty("imp_uid", imp_uid)?], query)?;
-        required(self.call(Method::GET, url, None).await?)
+        self.read_payment(url).await
+    }
+
+    /// A payment read that callers asking for the same URL at the same time share: one HTTP
+    /// call, its result (errors included) given to each. A call after it ended is a new one.
+    async fn read_payment(&self, url: Url) -> Result<Payment, PortOneError> {
+        self.inner
+            .payment_reads
+            .run(url.as_str().to_owned(), || async {
+                required(self.call(Method::GET, url, None).await?)
+            })
+            .await
     }
 
     /// `GET /payments/status/{payment_status}?from=&to=&page=&limit=&sorting=`: one page of
@@ -328,7 +343,7 @@ impl PortOneClient {
         }
         let query: Vec<(&str, &str)> = sorting.iter().map(|s| ("sorting", s.as_str())).collect();
         let url = self.url(&segments, &query)?;
-        required(self.call(Method::GET, url, None).await?)
+        self.read_payment(url).await
     }
 
     // ---- billing keys -------------------------------------------------------------------

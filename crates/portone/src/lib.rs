@@ -19,6 +19,7 @@ pub mod amount;
 mod cancel;
 mod client;
 mod error;
+mod flight;
 pub mod lenient;
 mod limit;
 pub mod subscribe;

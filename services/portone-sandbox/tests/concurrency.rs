@@ -54,7 +54,6 @@ fn received(v: &Value) -> u64 {
     v["received"].as_u64().unwrap()
 }
 
-#[allow(dead_code)]
 async fn get_payment_calls(sandbox: &support::TestSandbox) -> u64 {
     let faults: Value = sandbox
         .http
@@ -200,4 +199,61 @@ async fn a_token_fetch_holds_a_slot_that_clients_sharing_the_limiter_wait_for() 
     assert!(err.is_busy(), "{err:?}");
     assert_eq!(fetching.await.unwrap().unwrap().imp_uid, payment.imp_uid);
     assert_eq!(sandbox.get_token_calls().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_reads_of_one_payment_make_one_call() {
+    let sandbox = support::spawn().await;
+    let client = sandbox.client();
+    let payment = barcode(&client, "order-flight").await;
+    client.get_payment(&payment.imp_uid).await.unwrap();
+    let calls = get_payment_calls(&sandbox).await;
+    slow(&sandbox, json!({"delay_ms": 1000, "prefix": "/payments/"})).await;
+
+    let reads: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            let imp_uid = payment.imp_uid.clone();
+            tokio::spawn(async move { client.get_payment(&imp_uid).await })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().unwrap(), payment);
+    }
+    assert_eq!(get_payment_calls(&sandbox).await, calls + 1);
+
+    // Errors are shared too: fifty reads of an unknown imp_uid, one call, fifty 404s.
+    let reads: Vec<_> = (0..50)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_payment("imps_000000000000").await })
+        })
+        .collect();
+    for read in reads {
+        assert!(read.await.unwrap().unwrap_err().is_not_found());
+    }
+    assert_eq!(get_payment_calls(&sandbox).await, calls + 2);
+
+    // Once a read has ended, the next one is a new call (nothing is cached).
+    clear(&sandbox).await;
+    client.get_payment(&payment.imp_uid).await.unwrap();
+    assert_eq!(get_payment_calls(&sandbox).await, calls + 3);
+
+    // The find-by-merchant_uid read is shared the same way.
+    slow(
+        &sandbox,
+        json!({"delay_ms": 1000, "prefix": "/payments/find/"}),
+    )
+    .await;
+    let before = received(&latency(&sandbox).await);
+    let finds: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.find_payment("order-flight", None).await })
+        })
+        .collect();
+    for find in finds {
+        assert_eq!(find.await.unwrap().unwrap().imp_uid, payment.imp_uid);
+    }
+    assert_eq!(received(&latency(&sandbox).await), before + 1);
 }
