@@ -238,24 +238,18 @@ impl PortOneClient {
 
     // ---- payments -----------------------------------------------------------------------
 
-    /// `GET /payments/{imp_uid}`. [`PortOneError::NotFound`] for an unknown imp_uid.
+    /// `GET /payments/{imp_uid}?include_sandbox=true`. [`PortOneError::NotFound`] for an
+    /// unknown imp_uid.
+    ///
+    /// PortOne hides payments made on a test channel unless `include_sandbox` is true, and then
+    /// answers as for an unknown imp_uid. This client always asks with it, so that a test
+    /// payment is seen for what it is ([`Payment::sandbox`] true) and can be refused, rather
+    /// than taken for one that does not exist.
     pub async fn get_payment(&self, imp_uid: &str) -> Result<Payment, PortOneError> {
-        self.get_payment_with(imp_uid, false).await
-    }
-
-    /// `GET /payments/{imp_uid}?include_sandbox=true|false`: PortOne leaves out payments made on
-    /// a test channel unless `include_sandbox` is true.
-    pub async fn get_payment_with(
-        &self,
-        imp_uid: &str,
-        include_sandbox: bool,
-    ) -> Result<Payment, PortOneError> {
-        let query: &[(&str, &str)] = if include_sandbox {
-            &[("include_sandbox", "true")]
-        } else {
-            &[]
-        };
-        let url = self.url(&["payments", non_empty("imp_uid", imp_uid)?], query)?;
+        let url = self.url(
+            &["payments", non_empty("imp_uid", imp_uid)?],
+            &[("include_sandbox", "true")],
+        )?;
         self.read_payment(url).await
     }
 

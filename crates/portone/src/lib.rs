@@ -27,6 +27,7 @@ mod token;
 pub mod types;
 pub mod vbank;
 pub mod webhook;
+mod wire_enum;
 
 pub use cancel::{
     cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,

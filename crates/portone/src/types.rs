@@ -5,6 +5,7 @@
 //! Response types write every field, `null` included, as PortOne does; request types leave out
 //! the fields that are `None`.
 
+use crate::wire_enum::wire_enum;
 use crate::{amount, lenient};
 use common::Secret;
 use rust_decimal::Decimal;
@@ -162,6 +163,12 @@ impl<'de> Deserialize<'de> for ScheduleStatus {
     }
 }
 
+wire_enum!(
+    /// `currency` of a payment (`PaymentAnnotation.currency`, ISO 4217). The spec names KRW, USD
+    /// and VND; any other code is kept as [`Currency::Other`]. KRW has no minor unit.
+    Currency { Krw = "KRW", Usd = "USD", Vnd = "VND", Jpy = "JPY", Eur = "EUR", Cny = "CNY" }
+);
+
 /// `PaymentAnnotation`: one payment as `GET /payments/{imp_uid}`, `POST /cvs` and
 /// `DELETE /cvs/{imp_uid}` return it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,7 +191,9 @@ pub struct Payment {
     pub pg_tid: Option<String>,
     #[serde(default)]
     pub pg_id: Option<String>,
-    /// Whether the payment happened on a test channel (required by the spec; absent in the seed).
+    /// Whether the payment happened on a test channel, moving no money (required by the spec;
+    /// absent in the seed, and then read as false). PortOne's `GET /payments/{imp_uid}` shows
+    /// such payments only when asked with `include_sandbox=true`, which this client always sends.
     #[serde(default)]
     pub sandbox: bool,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
@@ -236,7 +245,9 @@ pub struct Payment {
     #[serde(with = "amount", default)]
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cancel_amount: Decimal,
-    pub currency: String,
+    /// Required: an answer without it is not read as KRW, or as anything.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub currency: Currency,
     #[serde(default)]
     pub buyer_name: Option<String>,
     #[serde(default)]
@@ -724,6 +735,16 @@ mod tests {
         assert_eq!(p.status, PaymentStatus::Paid);
         assert_eq!(Payment::time(p.paid_at), Some(1_700_000_100));
         assert_eq!(serde_json::to_value(&p).unwrap(), wire);
+        assert_eq!((p.currency.clone(), p.sandbox), (Currency::Krw, true));
+        // Another currency is read as such, and an unknown one kept as written.
+        let mut vnd = wire.clone();
+        vnd["currency"] = json!("VND");
+        let p: Payment = serde_json::from_value(vnd.clone()).unwrap();
+        assert_eq!(p.currency, Currency::Vnd);
+        assert_eq!(serde_json::to_value(&p).unwrap(), vnd);
+        vnd["currency"] = json!("XTS");
+        let p: Payment = serde_json::from_value(vnd).unwrap();
+        assert_eq!(p.currency, Currency::Other("XTS".into()));
         // Unknown statuses survive.
         let mut other = wire;
         other["status"] = json!("pending");

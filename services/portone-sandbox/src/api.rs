@@ -268,18 +268,14 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     payment.buyer_addr = request.buyer_addr.clone();
     payment.buyer_postcode = request.buyer_postcode.clone();
     payment.custom_data = request.custom_data.clone();
-    let seq = Sandbox::next_seq(&mut state);
-    state.payments.insert(
-        imp_uid.clone(),
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: request.confirm_url.clone().filter(|u| !u.trim().is_empty()),
-            notice_urls: request.notice_url.clone(),
-            barcode: Some(barcode),
-            expires_at: Some(expires_at),
-            seq,
-        },
-    );
+    let payment = state.record(StoredPayment {
+        payment,
+        confirm_url: request.confirm_url.clone().filter(|u| !u.trim().is_empty()),
+        notice_urls: request.notice_url.clone(),
+        barcode: Some(barcode),
+        expires_at: Some(expires_at),
+        seq: 0,
+    });
     drop(state);
     tracing::info!(imp_uid = %imp_uid, merchant_uid = %payment.merchant_uid, "barcode issued");
     body::ok(payment)
@@ -319,15 +315,16 @@ pub async fn revoke_cvs(
     body::ok(payment)
 }
 
-/// One payment by imp_uid. `include_sandbox` (`true` or `false`, PortOne's boolean) is checked
-/// and otherwise ignored: every sandbox payment is returned.
+/// One payment by imp_uid. As PortOne does, a payment made on a test channel (`sandbox: true`,
+/// which the sandbox's own payments are unless made live through its controls) is shown only
+/// with `include_sandbox=true`; without it the answer is that of an unknown imp_uid.
 #[utoipa::path(get, path = "/payments/{imp_uid}", tag = "portone",
-    params(("imp_uid" = String, Path), ("include_sandbox" = Option<bool>, Query)),
+    params(("imp_uid" = String, Path), ("include_sandbox" = Option<bool>, Query, description = "Show a test-channel payment too (default false)")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Payment>),
               (status = 400, description = "`include_sandbox` not `true` or `false`, or an imp_uid PortOne never issues (`code` -1)", body = crate::body::ErrorEnvelope),
               (status = 401, body = crate::body::ErrorEnvelope),
-              (status = 404, description = "Unknown imp_uid (`code` 1)", body = crate::body::ErrorEnvelope)))]
+              (status = 404, description = "Unknown imp_uid, or a test payment asked for without `include_sandbox=true` (`code` 1)", body = crate::body::ErrorEnvelope)))]
 pub async fn get_payment(
     req: HttpRequest,
     path: web::Path<String>,
@@ -336,21 +333,29 @@ pub async fn get_payment(
     tri!(authorize(&req, &sandbox));
     let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id));
     // The spec types it `boolean`: anything else is a malformed request, not "false".
-    if body::pairs(req.query_string().as_bytes())
-        .iter()
-        .any(|(k, v)| k == "include_sandbox" && v != "true" && v != "false")
-    {
-        return body::error(
-            StatusCode::BAD_REQUEST,
-            body::CODE_ERROR,
-            "include_sandbox는 true 또는 false여야 합니다.",
-        );
+    let mut include_sandbox = false;
+    for (k, v) in body::pairs(req.query_string().as_bytes()) {
+        if k != "include_sandbox" {
+            continue;
+        }
+        include_sandbox = match v.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return body::error(
+                    StatusCode::BAD_REQUEST,
+                    body::CODE_ERROR,
+                    "include_sandbox는 true 또는 false여야 합니다.",
+                )
+            }
+        };
     }
     let found = sandbox
         .state()
         .payments
         .get(imp_uid.as_str())
-        .map(|p| p.payment.clone());
+        .map(|p| p.payment.clone())
+        .filter(|p| include_sandbox || !p.sandbox);
     match found {
         Some(payment) => body::ok(payment),
         None => body::not_found("존재하지 않는 결제정보입니다."),

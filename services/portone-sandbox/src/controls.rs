@@ -5,12 +5,12 @@
 use crate::api::{new_imp_uid, new_payment, tri};
 use crate::body::{self, Fields};
 use crate::outbound::{self, Delivery, Format};
-use crate::state::{now_unix, random_digits, Sandbox, StoredPayment};
+use crate::state::{now_unix, random_digits, MerchantTraits, Sandbox, StoredPayment, Traits};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use portone::{
-    CvsConfirmExtra, CvsConfirmRequest, Payment, PaymentStatus, Schedule, ScheduleStatus,
+    Currency, CvsConfirmExtra, CvsConfirmRequest, Payment, PaymentStatus, Schedule, ScheduleStatus,
     WebhookNotice,
 };
 use rust_decimal::Decimal;
@@ -258,6 +258,121 @@ pub async fn tamper_amount(
     }
 }
 
+/// `POST /__sandbox/payments/{imp_uid}/traits` and `/__sandbox/merchant-uids/{merchant_uid}/traits`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraitsRequest {
+    /// `false`: a payment on a live channel, which `GET /payments/{imp_uid}` shows without
+    /// `include_sandbox`; `true`: a test payment (the sandbox's default).
+    pub sandbox: Option<bool>,
+    /// An ISO 4217 code such as `VND`: a payment in another currency, as a browser checkout
+    /// could make for a KRW order.
+    pub currency: Option<String>,
+    /// For a merchant_uid: only its next `count` payments (all until cleared when absent).
+    pub count: Option<u64>,
+}
+
+impl TraitsRequest {
+    fn traits(&self) -> Result<Traits, HttpResponse> {
+        let currency = match self.currency.as_deref() {
+            None => None,
+            Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Some(Currency::parse(c))
+            }
+            Some(_) => {
+                return Err(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "currency must be three capital letters (ISO 4217), such as VND",
+                ))
+            }
+        };
+        Ok(Traits {
+            sandbox: self.sandbox,
+            currency,
+        })
+    }
+}
+
+/// Changes what a payment was made as: a live payment (`"sandbox": false`) or one in another
+/// currency. Answers the payment.
+#[utoipa::path(post, path = "/__sandbox/payments/{imp_uid}/traits", tag = "sandbox controls",
+    params(("imp_uid" = String, Path)), request_body = TraitsRequest,
+    responses((status = 200, body = Payment), (status = 400, description = "Bad currency or body"),
+              (status = 404, description = "Unknown imp_uid")))]
+pub async fn payment_traits(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: TraitsRequest = tri!(read(&req, raw));
+    if request.count.is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "count applies to a merchant_uid only",
+        );
+    }
+    let traits = tri!(request.traits());
+    let mut state = sandbox.state();
+    match state.payments.get_mut(path.as_str()) {
+        Some(stored) => {
+            traits.apply(&mut stored.payment);
+            body::json(StatusCode::OK, &stored.payment)
+        }
+        None => refuse(StatusCode::NOT_FOUND, "no such imp_uid"),
+    }
+}
+
+/// The next payments made under a merchant_uid (by `/cvs`, `/vbanks`, charges, schedules run,
+/// `/__sandbox/payments`) are made as given: live, or in another currency. For the next `count`
+/// of them, or until cleared with `DELETE`.
+#[utoipa::path(post, path = "/__sandbox/merchant-uids/{merchant_uid}/traits", tag = "sandbox controls",
+    params(("merchant_uid" = String, Path)), request_body = TraitsRequest,
+    responses((status = 200, description = "`{merchant_uid, sandbox, currency, remaining}`"),
+              (status = 400, description = "Bad currency, count 0, or body")))]
+pub async fn merchant_traits(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: TraitsRequest = tri!(read(&req, raw));
+    if request.count == Some(0) {
+        return refuse(StatusCode::BAD_REQUEST, "count must be at least 1");
+    }
+    let traits = tri!(request.traits());
+    let answer = json!({
+        "merchant_uid": path.as_str(),
+        "sandbox": traits.sandbox,
+        "currency": traits.currency,
+        "remaining": request.count,
+    });
+    sandbox.state().merchant_traits.insert(
+        path.into_inner(),
+        MerchantTraits {
+            traits,
+            remaining: request.count,
+        },
+    );
+    body::json(StatusCode::OK, &answer)
+}
+
+/// Payments made under the merchant_uid from now on are the sandbox's defaults again.
+#[utoipa::path(delete, path = "/__sandbox/merchant-uids/{merchant_uid}/traits", tag = "sandbox controls",
+    params(("merchant_uid" = String, Path)),
+    responses((status = 200, description = "`{\"cleared\": true|false}`")))]
+pub async fn clear_merchant_traits(
+    path: web::Path<String>,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let cleared = sandbox
+        .state()
+        .merchant_traits
+        .remove(path.as_str())
+        .is_some();
+    body::json(StatusCode::OK, &json!({"cleared": cleared}))
+}
+
 /// `POST /__sandbox/token-lifetime`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LifetimeRequest {
@@ -377,18 +492,14 @@ pub async fn seed_payments(
         payment.paid_at = Some(now);
         payment.customer_uid = Some(customer.customer_uid.clone());
         payment.customer_uid_usage = Some("payment".into());
-        let seq = Sandbox::next_seq(&mut state);
-        state.payments.insert(
-            imp_uid.clone(),
-            StoredPayment {
-                payment,
-                confirm_url: None,
-                notice_urls: Vec::new(),
-                barcode: None,
-                expires_at: None,
-                seq,
-            },
-        );
+        state.record(StoredPayment {
+            payment,
+            confirm_url: None,
+            notice_urls: Vec::new(),
+            barcode: None,
+            expires_at: None,
+            seq: 0,
+        });
         created.push(imp_uid);
     }
     body::json(StatusCode::OK, &json!({"created": created}))
@@ -480,6 +591,12 @@ pub struct SeedPayment {
     pub cancelled_at: Option<i64>,
     #[serde(default)]
     pub failed_at: Option<i64>,
+    /// `false`: a live payment; default `true` (a test payment, as every sandbox payment).
+    #[serde(default)]
+    pub sandbox: Option<bool>,
+    /// ISO 4217; default `KRW`. Another currency is a payment a browser checkout could make.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -512,11 +629,17 @@ pub async fn seed_payments_at(
                 "status must be ready, paid, cancelled or failed",
             );
         }
-        seeds.push((seed, status));
+        let traits = tri!(TraitsRequest {
+            sandbox: seed.sandbox,
+            currency: seed.currency.clone(),
+            count: None,
+        }
+        .traits());
+        seeds.push((seed, status, traits));
     }
     let mut state = sandbox.state();
     let mut created = Vec::new();
-    for (seed, status) in seeds {
+    for (seed, status, traits) in seeds {
         let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
         let mut payment = new_payment(imp_uid.clone(), seed.merchant_uid, seed.amount);
         let started = seed.started_at.unwrap_or_else(now_unix);
@@ -533,18 +656,15 @@ pub async fn seed_payments_at(
             payment.cancel_amount = payment.amount;
         }
         payment.status = status.clone();
-        let seq = Sandbox::next_seq(&mut state);
-        state.payments.insert(
-            imp_uid.clone(),
-            StoredPayment {
-                payment,
-                confirm_url: None,
-                notice_urls: Vec::new(),
-                barcode: None,
-                expires_at: None,
-                seq,
-            },
-        );
+        traits.apply(&mut payment);
+        state.record(StoredPayment {
+            payment,
+            confirm_url: None,
+            notice_urls: Vec::new(),
+            barcode: None,
+            expires_at: None,
+            seq: 0,
+        });
         created.push(imp_uid);
     }
     body::json(StatusCode::OK, &json!({"created": created}))

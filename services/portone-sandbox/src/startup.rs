@@ -130,6 +130,15 @@ impl Application {
                             "/payments/{imp_uid}/amount",
                             web::post().to(controls::tamper_amount),
                         )
+                        .route(
+                            "/payments/{imp_uid}/traits",
+                            web::post().to(controls::payment_traits),
+                        )
+                        .service(
+                            web::resource("/merchant-uids/{merchant_uid}/traits")
+                                .route(web::post().to(controls::merchant_traits))
+                                .route(web::delete().to(controls::clear_merchant_traits)),
+                        )
                         .route("/token-lifetime", web::post().to(controls::token_lifetime))
                         .route("/revoke-tokens", web::post().to(controls::revoke_tokens))
                         .route("/stats", web::get().to(controls::stats))
@@ -348,7 +357,8 @@ impl utoipa::Modify for PortoneShapes {
           api::get_customer, api::issue_customer, api::delete_customer, api::customer_payments,
           api::customer_schedules, controls::pay, controls::webhook, controls::tamper_amount,
           controls::token_lifetime, controls::revoke_tokens, controls::stats,
-          controls::seed_payments, controls::seed_schedules,
+          controls::seed_payments, controls::seed_schedules, controls::payment_traits,
+          controls::merchant_traits, controls::clear_merchant_traits,
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
           faults::faults, faults::set_notice_fault, faults::set_read_fault,

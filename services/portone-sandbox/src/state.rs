@@ -3,7 +3,7 @@
 
 use common::Secret;
 use platform::config::Settings;
-use portone::{Customer, Payment, Schedule};
+use portone::{Currency, Customer, Payment, Schedule};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -106,6 +106,56 @@ pub struct State {
     pub schedule_notices: HashMap<String, Vec<String>>,
     /// Charges made but answered late or with a 5xx (`/__sandbox/faults/charges`).
     pub charge_fault: Option<crate::subscribe::ChargeFault>,
+    /// What the next payments of a merchant_uid are made as (`/__sandbox/merchant-uids/…`).
+    pub merchant_traits: HashMap<String, MerchantTraits>,
+}
+
+/// What a payment is made as, beside the sandbox's defaults (a test payment in KRW).
+#[derive(Debug, Clone, Default)]
+pub struct Traits {
+    /// `false`: a payment on a live channel. The sandbox's own payments are test payments.
+    pub sandbox: Option<bool>,
+    pub currency: Option<Currency>,
+}
+
+impl Traits {
+    pub fn apply(&self, payment: &mut Payment) {
+        if let Some(sandbox) = self.sandbox {
+            payment.sandbox = sandbox;
+        }
+        if let Some(currency) = &self.currency {
+            payment.currency = currency.clone();
+        }
+    }
+}
+
+/// Traits for the next payments made under one merchant_uid.
+#[derive(Debug, Clone)]
+pub struct MerchantTraits {
+    pub traits: Traits,
+    /// How many more payments take them; all until cleared when `None`.
+    pub remaining: Option<u64>,
+}
+
+impl State {
+    /// Keeps a new payment: the traits set for its merchant_uid are applied and its creation
+    /// order assigned. Answers the payment as kept.
+    pub fn record(&mut self, mut stored: StoredPayment) -> Payment {
+        let merchant_uid = stored.payment.merchant_uid.clone();
+        if let Some(rule) = self.merchant_traits.get_mut(&merchant_uid) {
+            rule.traits.apply(&mut stored.payment);
+            if let Some(n) = &mut rule.remaining {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.merchant_traits.remove(&merchant_uid);
+                }
+            }
+        }
+        stored.seq = Sandbox::next_seq(self);
+        let payment = stored.payment.clone();
+        self.payments.insert(payment.imp_uid.clone(), stored);
+        payment
+    }
 }
 
 /// The shared sandbox, in `web::Data`.

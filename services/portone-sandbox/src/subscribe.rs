@@ -138,19 +138,14 @@ fn charge(state: &mut State, customer: &Customer, charge: Charge<'_>) -> Payment
             payment.receipt_url = Some(format!("https://sandbox.invalid/receipts/{imp_uid}"));
         }
     }
-    let seq = Sandbox::next_seq(state);
-    state.payments.insert(
-        imp_uid,
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: None,
-            notice_urls: charge.notice_urls,
-            barcode: None,
-            expires_at: None,
-            seq,
-        },
-    );
-    payment
+    state.record(StoredPayment {
+        payment,
+        confirm_url: None,
+        notice_urls: charge.notice_urls,
+        barcode: None,
+        expires_at: None,
+        seq: 0,
+    })
 }
 
 /// Sends the payment's notices after the answer, as PortOne does (lost under a notice fault).
@@ -620,19 +615,14 @@ fn execute(state: &mut State, merchant_uid: &str) -> Option<(Payment, Vec<String
             });
             p.customer_uid = s.customer_uid.clone();
             p.customer_uid_usage = Some("payment.scheduled".into());
-            let seq = Sandbox::next_seq(state);
-            state.payments.insert(
-                imp_uid,
-                StoredPayment {
-                    payment: p.clone(),
-                    confirm_url: None,
-                    notice_urls: urls.clone(),
-                    barcode: None,
-                    expires_at: None,
-                    seq,
-                },
-            );
-            p
+            state.record(StoredPayment {
+                payment: p,
+                confirm_url: None,
+                notice_urls: urls.clone(),
+                barcode: None,
+                expires_at: None,
+                seq: 0,
+            })
         }
     };
     let entry = &mut state.schedules[index];

@@ -108,18 +108,14 @@ pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
     payment.buyer_addr = request.buyer_addr.clone();
     payment.buyer_postcode = request.buyer_postcode.clone();
     payment.custom_data = request.custom_data.clone();
-    let seq = Sandbox::next_seq(&mut state);
-    state.payments.insert(
-        imp_uid.clone(),
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: None,
-            notice_urls: request.notice_url.clone(),
-            barcode: None,
-            expires_at: Some(request.vbank_due),
-            seq,
-        },
-    );
+    let payment = state.record(StoredPayment {
+        payment,
+        confirm_url: None,
+        notice_urls: request.notice_url.clone(),
+        barcode: None,
+        expires_at: Some(request.vbank_due),
+        seq: 0,
+    });
     drop(state);
     tracing::info!(imp_uid = %imp_uid, merchant_uid = %payment.merchant_uid, "virtual account issued");
     body::ok(payment)

@@ -252,7 +252,17 @@ async fn every_portone_route_answers_as_the_spec_defines() {
         .control(&format!("/cvs/{imp_uid}/pay"), json!({"notice": false}))
         .await;
     assert_eq!(status, 200);
-    c.call("get", &format!("/payments/{imp_uid}"), None).await;
+    // A sandbox payment is a test payment: shown with include_sandbox=true, else a 404.
+    let (status, _) = c
+        .call(
+            "get",
+            &format!("/payments/{imp_uid}?include_sandbox=true"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = c.call("get", &format!("/payments/{imp_uid}"), None).await;
+    assert_eq!(status, 404);
     c.call("get", "/payments/imps_000000000000", None).await;
     c.call("get", "/payments/status/paid", None).await;
     c.call("get", "/payments/status/bogus", None).await;
