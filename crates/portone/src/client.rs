@@ -663,8 +663,10 @@ pub(crate) fn required<T>(
         .ok_or_else(|| PortOneError::Decode(format!("HTTP {status} with code 0 but no `response`")))
 }
 
-/// Reads PortOne's answer: the envelope on 2xx (a `code` other than 0 is an error, except on the
-/// multi-get's 207, whose `response` holds what was found), PortOne's code and message otherwise.
+/// Reads PortOne's answer: the envelope on 2xx, where a `code` other than 0 is an error, and
+/// PortOne's code and message otherwise. A multi-get's 207 (some ids not found) is a success
+/// with `code` 0 and what was found in `response`, as PortOne's official PHP and Node clients
+/// read it (both throw on any other code).
 fn interpret<T: DeserializeOwned>(
     status: StatusCode,
     body: &[u8],
@@ -680,7 +682,7 @@ fn interpret<T: DeserializeOwned>(
     if status.is_success() {
         let envelope: Envelope<T> = serde_json::from_slice(body)
             .map_err(|e| PortOneError::Decode(format!("HTTP {}: {e}", status.as_u16())))?;
-        if envelope.code != 0 && status != StatusCode::MULTI_STATUS {
+        if envelope.code != 0 {
             return Err(PortOneError::Business {
                 status: status.as_u16(),
                 code: envelope.code,
@@ -776,13 +778,28 @@ mod tests {
         ));
         let err = interpret::<Payment>(StatusCode::OK, b"{not json").unwrap_err();
         assert!(matches!(err, PortOneError::Decode(_)));
-        // 207 keeps what was found even with a non-zero code.
+        // A 207 is a success with code 0 and what was found; with another code it is a
+        // refusal, as the official clients read it.
         let (status, env) = interpret::<Vec<Customer>>(
+            StatusCode::MULTI_STATUS,
+            br#"{"code":0,"message":"some missing","response":[]}"#,
+        )
+        .unwrap();
+        assert_eq!((status, env.code), (StatusCode::MULTI_STATUS, 0));
+        assert_eq!(env.response.unwrap(), Vec::<Customer>::new());
+        let err = interpret::<Vec<Customer>>(
             StatusCode::MULTI_STATUS,
             br#"{"code":1,"message":"some missing","response":[]}"#,
         )
-        .unwrap();
-        assert_eq!((status, env.code), (StatusCode::MULTI_STATUS, 1));
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            PortOneError::Business {
+                status: 207,
+                code: 1,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

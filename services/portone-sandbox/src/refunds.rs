@@ -348,8 +348,10 @@ pub async fn get_payments(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Http
     }
     body::json(
         StatusCode::MULTI_STATUS,
+        // Code 0: PortOne's official PHP and Node clients throw on any other code and read a
+        // 207 as a success that names the ids it could not find.
         &Envelope {
-            code: body::CODE_NOT_FOUND,
+            code: 0,
             message: Some(format!(
                 "일부 결제건의 정보를 조회하지 못했습니다: {}",
                 missing.join(", ")
