@@ -1,7 +1,7 @@
 //! The PortOne V1 surface: `/users/getToken`, `/cvs`, `/payments/{imp_uid}` and
 //! `/subscribe/customers…`, with PortOne's status codes and envelope.
 
-use crate::body::{self, Fields};
+use crate::body::{self, authorize, tri, Fields};
 use crate::state::{now_unix, random_digits, unix, Sandbox, StoredPayment};
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
@@ -16,42 +16,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// Unwraps `Ok`, or answers with the `Err` response.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(response) => return response,
-        }
-    };
-}
-pub(crate) use tri;
-
 /// Payments and schedules per page (PortOne: at most 20).
 pub const PAGE_SIZE: usize = 20;
-
-/// The sandbox's access-token check: `Authorization: <token>` or `Authorization: Bearer <token>`.
-/// Also remembers the `Tier` header, for `/__sandbox/stats`.
-pub fn authorize(req: &HttpRequest, sandbox: &Sandbox) -> Result<(), HttpResponse> {
-    if let Some(tier) = req.headers().get("tier").and_then(|v| v.to_str().ok()) {
-        sandbox.state().last_tier = Some(tier.to_owned());
-    }
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    };
-    if !token.is_empty() && sandbox.token_is_valid(token) {
-        Ok(())
-    } else {
-        Err(body::unauthorized())
-    }
-}
 
 /// `POST /users/getToken` parameters (JSON or form).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -217,7 +183,7 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     if expires_at <= now {
         return body::refuse("expired_at은 현재 시각 이후여야 합니다.");
     }
-    tri!(crate::refunds::check_prepared(
+    tri!(body::check_prepared(
         &sandbox,
         &request.merchant_uid,
         request.amount

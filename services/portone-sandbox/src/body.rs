@@ -1,6 +1,10 @@
-//! PortOne's wire conventions on the sandbox side: bodies as JSON or form, and every answer in
-//! the `{"code", "message", "response"}` envelope.
+//! What every route module of the sandbox shares, and depends on nothing but the sandbox's memory
+//! (`state`): PortOne's wire conventions (bodies as JSON or form, every answer in the
+//! `{"code", "message", "response"}` envelope), the access-token check, the refusals several
+//! routes make (channel, amount, prepared amount), the controls' plain `{"error"}` replies, and
+//! `tri!`. Route modules may use one another; none is used from here.
 
+use crate::state::Sandbox;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
@@ -9,6 +13,17 @@ use portone::Envelope;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+/// Unwraps `Ok`, or answers with the `Err` response.
+macro_rules! tri {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+pub(crate) use tri;
 
 /// PortOne's code for "not found" answers (HTTP 404).
 pub const CODE_NOT_FOUND: i64 = 1;
@@ -270,10 +285,7 @@ fn always_null() -> utoipa::openapi::schema::Schema {
 
 /// PortOne refuses a `channel_key` that names none of the shop's channels (when the sandbox is
 /// given one; without, any is taken).
-pub fn check_channel(
-    sandbox: &crate::state::Sandbox,
-    given: Option<&str>,
-) -> Result<(), HttpResponse> {
+pub fn check_channel(sandbox: &Sandbox, given: Option<&str>) -> Result<(), HttpResponse> {
     match (&sandbox.options.channel_key, given) {
         (Some(expected), Some(given)) if given != expected => {
             Err(refuse("channel_key에 해당하는 채널을 찾을 수 없습니다."))
@@ -288,4 +300,61 @@ pub fn positive_amount(amount: rust_decimal::Decimal) -> Result<(), HttpResponse
         return Err(refuse("결제금액(amount)은 0보다 커야 합니다."));
     }
     Ok(())
+}
+
+/// PortOne's refusal of a payment whose amount is not the one registered in advance for its
+/// merchant_uid. Every sandbox route that creates a payment calls this first.
+pub fn check_prepared(
+    sandbox: &Sandbox,
+    merchant_uid: &str,
+    amount: rust_decimal::Decimal,
+) -> Result<(), HttpResponse> {
+    match sandbox.refunds.prepared().get(merchant_uid) {
+        Some(p) if p.amount != amount => Err(refuse(format!(
+            "사전등록된 결제금액({})과 요청된 결제금액({})이 일치하지 않습니다.",
+            p.amount.normalize(),
+            amount.normalize()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The sandbox's access-token check: `Authorization: <token>` or `Authorization: Bearer <token>`.
+/// Also remembers the `Tier` header, for `/__sandbox/stats`.
+pub fn authorize(req: &HttpRequest, sandbox: &Sandbox) -> Result<(), HttpResponse> {
+    if let Some(tier) = req.headers().get("tier").and_then(|v| v.to_str().ok()) {
+        sandbox.state().last_tier = Some(tier.to_owned());
+    }
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => value,
+    };
+    if !token.is_empty() && sandbox.token_is_valid(token) {
+        Ok(())
+    } else {
+        Err(unauthorized())
+    }
+}
+
+// ---- the `/__sandbox` controls' replies ---------------------------------------------------
+
+/// A control's refusal: plain `{"error": "..."}` (not PortOne's envelope) with a 4xx.
+pub fn control_error(status: StatusCode, message: impl Into<String>) -> HttpResponse {
+    json(status, &serde_json::json!({"error": message.into()}))
+}
+
+/// A control's JSON (or form) body, decoded; a 400 `{"error"}` that says why otherwise.
+pub fn control_request<T: DeserializeOwned>(
+    req: &HttpRequest,
+    raw: Bytes,
+) -> Result<T, HttpResponse> {
+    Fields::read(req, raw)?
+        .decode()
+        .map_err(|e| control_error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
 }

@@ -2,8 +2,8 @@
 //! and demos. These routes need no token. Answers are plain JSON (not PortOne's envelope);
 //! refusals are `{"error": "..."}` with 4xx.
 
-use crate::api::{new_imp_uid, new_payment, tri};
-use crate::body::{self, Fields};
+use crate::api::{new_imp_uid, new_payment};
+use crate::body::{self, control_error, control_request, tri};
 use crate::outbound::{self, Delivery, Format};
 use crate::state::{now_unix, random_digits, MerchantTraits, Sandbox, StoredPayment, Traits};
 use actix_web::http::StatusCode;
@@ -18,17 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
-
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    body::json(status, &json!({"error": message.into()}))
-}
-
-fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
-    let fields = Fields::read(req, raw)?;
-    fields
-        .decode()
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
-}
 
 /// `POST /__sandbox/cvs/{imp_uid}/pay`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -68,12 +57,12 @@ pub async fn pay(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: PayRequest = tri!(read(&req, raw));
+    let request: PayRequest = tri!(control_request(&req, raw));
     let imp_uid = path.into_inner();
     let (confirm_url, confirm_payload) = {
         let state = sandbox.state();
         let Some(stored) = state.payments.get(&imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         tri!(payable(stored));
         let payload = CvsConfirmRequest {
@@ -99,7 +88,7 @@ pub async fn pay(
             .get(&imp_uid)
             .map(|p| p.payment.clone());
         let Some(payment) = payment else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         tracing::info!(imp_uid = %imp_uid, status = ?answer.status, "confirm_url refused the payment");
         return body::json(
@@ -115,7 +104,7 @@ pub async fn pay(
     let (payment, notice_urls) = {
         let mut state = sandbox.state();
         let Some(stored) = state.payments.get_mut(&imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         // Voided (or paid) while confirm_url was being asked.
         tri!(payable(stored));
@@ -152,19 +141,22 @@ pub async fn pay(
 
 fn payable(stored: &StoredPayment) -> Result<(), HttpResponse> {
     if stored.payment.pay_method.as_deref() != Some("cvs") {
-        return Err(refuse(
+        return Err(control_error(
             StatusCode::CONFLICT,
             "not a convenience-store barcode",
         ));
     }
     if stored.payment.status != PaymentStatus::Ready {
-        return Err(refuse(
+        return Err(control_error(
             StatusCode::CONFLICT,
             format!("the payment is {}, not ready", stored.payment.status),
         ));
     }
     if stored.expires_at.is_some_and(|t| t <= now_unix()) {
-        return Err(refuse(StatusCode::CONFLICT, "the barcode has expired"));
+        return Err(control_error(
+            StatusCode::CONFLICT,
+            "the barcode has expired",
+        ));
     }
     Ok(())
 }
@@ -195,11 +187,11 @@ pub struct WebhookAnswer {
     responses((status = 200, body = WebhookAnswer), (status = 404, description = "Unknown imp_uid"),
               (status = 409, description = "No notice_url on the payment and no `url` given")))]
 pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    let request: WebhookRequest = tri!(read(&req, raw));
+    let request: WebhookRequest = tri!(control_request(&req, raw));
     let (notice, urls) = {
         let state = sandbox.state();
         let Some(stored) = state.payments.get(&request.imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         let notice = WebhookNotice {
             imp_uid: stored.payment.imp_uid.clone(),
@@ -216,7 +208,7 @@ pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
         (notice, urls)
     };
     if urls.is_empty() {
-        return refuse(
+        return control_error(
             StatusCode::CONFLICT,
             "the payment has no notice_url; pass `url`",
         );
@@ -247,14 +239,14 @@ pub async fn tamper_amount(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: AmountRequest = tri!(read(&req, raw));
+    let request: AmountRequest = tri!(control_request(&req, raw));
     let mut state = sandbox.state();
     match state.payments.get_mut(path.as_str()) {
         Some(stored) => {
             stored.payment.amount = request.amount;
             body::json(StatusCode::OK, &stored.payment)
         }
-        None => refuse(StatusCode::NOT_FOUND, "no such imp_uid"),
+        None => control_error(StatusCode::NOT_FOUND, "no such imp_uid"),
     }
 }
 
@@ -280,7 +272,7 @@ impl TraitsRequest {
                 Some(Currency::parse(c))
             }
             Some(_) => {
-                return Err(refuse(
+                return Err(control_error(
                     StatusCode::BAD_REQUEST,
                     "currency must be three capital letters (ISO 4217), such as VND",
                 ))
@@ -305,9 +297,9 @@ pub async fn payment_traits(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: TraitsRequest = tri!(read(&req, raw));
+    let request: TraitsRequest = tri!(control_request(&req, raw));
     if request.count.is_some() {
-        return refuse(
+        return control_error(
             StatusCode::BAD_REQUEST,
             "count applies to a merchant_uid only",
         );
@@ -319,7 +311,7 @@ pub async fn payment_traits(
             traits.apply(&mut stored.payment);
             body::json(StatusCode::OK, &stored.payment)
         }
-        None => refuse(StatusCode::NOT_FOUND, "no such imp_uid"),
+        None => control_error(StatusCode::NOT_FOUND, "no such imp_uid"),
     }
 }
 
@@ -336,9 +328,9 @@ pub async fn merchant_traits(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: TraitsRequest = tri!(read(&req, raw));
+    let request: TraitsRequest = tri!(control_request(&req, raw));
     if request.count == Some(0) {
-        return refuse(StatusCode::BAD_REQUEST, "count must be at least 1");
+        return control_error(StatusCode::BAD_REQUEST, "count must be at least 1");
     }
     let traits = tri!(request.traits());
     let answer = json!({
@@ -388,9 +380,9 @@ pub async fn token_lifetime(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: LifetimeRequest = tri!(read(&req, raw));
+    let request: LifetimeRequest = tri!(control_request(&req, raw));
     if request.seconds == 0 {
-        return refuse(StatusCode::BAD_REQUEST, "seconds must be at least 1");
+        return control_error(StatusCode::BAD_REQUEST, "seconds must be at least 1");
     }
     let lifetime = Duration::from_secs(request.seconds);
     let limit = SystemTime::now() + lifetime;
@@ -466,13 +458,13 @@ pub async fn seed_payments(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedPaymentsRequest = tri!(read(&req, raw));
+    let request: SeedPaymentsRequest = tri!(control_request(&req, raw));
     if request.count > 1000 {
-        return refuse(StatusCode::BAD_REQUEST, "count must be at most 1000");
+        return control_error(StatusCode::BAD_REQUEST, "count must be at most 1000");
     }
     let mut state = sandbox.state();
     let Some(customer) = state.customers.get(path.as_str()).cloned() else {
-        return refuse(StatusCode::NOT_FOUND, "no such customer_uid");
+        return control_error(StatusCode::NOT_FOUND, "no such customer_uid");
     };
     let mut created = Vec::new();
     for _ in 0..request.count {
@@ -535,7 +527,7 @@ pub async fn seed_schedules(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedSchedulesRequest = tri!(read(&req, raw));
+    let request: SeedSchedulesRequest = tri!(control_request(&req, raw));
     let mut state = sandbox.state();
     let customer = state.customers.get(path.as_str()).cloned();
     let created = request.schedules.len();
@@ -616,15 +608,15 @@ pub async fn seed_payments_at(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedPaymentsAtRequest = tri!(read(&req, raw));
+    let request: SeedPaymentsAtRequest = tri!(control_request(&req, raw));
     if request.payments.len() > 1000 {
-        return refuse(StatusCode::BAD_REQUEST, "at most 1000 payments at once");
+        return control_error(StatusCode::BAD_REQUEST, "at most 1000 payments at once");
     }
     let mut seeds = Vec::new();
     for seed in request.payments {
         let status = PaymentStatus::from(seed.status.as_deref().unwrap_or("paid"));
         if matches!(status, PaymentStatus::Other(_)) {
-            return refuse(
+            return control_error(
                 StatusCode::BAD_REQUEST,
                 "status must be ready, paid, cancelled or failed",
             );

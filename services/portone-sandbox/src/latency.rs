@@ -6,9 +6,8 @@
 //! see how many calls reached PortOne while they are still waiting here.
 //! Controlled through `/__sandbox/latency` (no token, plain JSON).
 
-use crate::api::tri;
-use crate::body;
-use crate::faults::{read, refuse, Window};
+use crate::body::{self, control_error, control_request, tri};
+use crate::state::faults::{Rule, Window};
 use crate::state::Sandbox;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,58 +16,8 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{Error, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
-
-#[derive(Debug, Clone)]
-struct Rule {
-    delay: Duration,
-    prefix: Option<String>,
-    window: Window,
-}
-
-/// The delay in force and the calls the PortOne surface received.
-#[derive(Debug, Default)]
-pub struct Latency {
-    rule: Mutex<Option<Rule>>,
-    /// Calls to the PortOne surface, counted on arrival (before any delay).
-    pub received: AtomicU64,
-    /// Calls that were delayed.
-    pub delayed: AtomicU64,
-    /// Calls to the PortOne surface not yet answered.
-    pub in_flight: AtomicU64,
-}
-
-impl Latency {
-    fn delay_for(&self, path: &str) -> Option<Duration> {
-        let mut guard = self.rule.lock().unwrap_or_else(|e| e.into_inner());
-        let rule = guard.as_mut()?;
-        if rule.prefix.as_deref().is_some_and(|p| !path.starts_with(p)) {
-            return None;
-        }
-        rule.window.hit().then_some(rule.delay)
-    }
-
-    fn set(&self, rule: Option<Rule>) {
-        *self.rule.lock().unwrap_or_else(|e| e.into_inner()) = rule;
-    }
-
-    pub fn describe(&self) -> serde_json::Value {
-        let rule = self.rule.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        json!({
-            "latency": rule.map(|r| json!({
-                "delay_ms": r.delay.as_millis() as u64,
-                "prefix": r.prefix,
-                "window": r.window.describe(),
-            })),
-            "received": self.received.load(Ordering::SeqCst),
-            "delayed": self.delayed.load(Ordering::SeqCst),
-            "in_flight": self.in_flight.load(Ordering::SeqCst),
-        })
-    }
-}
 
 /// The sandbox's own routes and the operator routes are never slowed down nor counted.
 fn is_portone_route(path: &str) -> bool {
@@ -142,16 +91,16 @@ pub async fn set_latency(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: LatencyRequest = tri!(read(&req, raw));
+    let request: LatencyRequest = tri!(control_request(&req, raw));
     if request
         .prefix
         .as_deref()
         .is_some_and(|p| !p.starts_with('/'))
     {
-        return refuse(StatusCode::BAD_REQUEST, "prefix must start with /");
+        return control_error(StatusCode::BAD_REQUEST, "prefix must start with /");
     }
     if request.seconds.is_some_and(|s| !s.is_finite() || s < 0.0) {
-        return refuse(StatusCode::BAD_REQUEST, "seconds must be 0 or more");
+        return control_error(StatusCode::BAD_REQUEST, "seconds must be 0 or more");
     }
     let rule = (request.delay_ms > 0).then(|| Rule {
         delay: Duration::from_millis(request.delay_ms),
@@ -191,21 +140,5 @@ mod tests {
         assert!(!is_portone_route("/__sandbox/latency"));
         assert!(!is_portone_route("/health/ready"));
         assert!(!is_portone_route("/metrics"));
-    }
-
-    #[test]
-    fn a_prefix_and_a_count_bound_the_delay() {
-        let latency = Latency::default();
-        latency.set(Some(Rule {
-            delay: Duration::from_millis(5),
-            prefix: Some("/payments/".into()),
-            window: Window::new(Some(1), None),
-        }));
-        assert_eq!(latency.delay_for("/cvs"), None);
-        assert_eq!(
-            latency.delay_for("/payments/imp_1"),
-            Some(Duration::from_millis(5))
-        );
-        assert_eq!(latency.delay_for("/payments/imp_1"), None);
     }
 }

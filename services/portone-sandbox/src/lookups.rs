@@ -1,8 +1,7 @@
 //! PortOne's payment searches: `GET /payments/status/{payment_status}` (paged, by time window)
 //! and `GET /payments/find/{merchant_uid}[/{payment_status}]` (the first by `sorting`).
 
-use crate::api::{authorize, tri};
-use crate::body;
+use crate::body::{self, authorize, tri};
 use crate::state::{now_unix, Sandbox, StoredPayment};
 use actix_web::http::StatusCode;
 use actix_web::web;
