@@ -3,7 +3,7 @@
 
 use crate::body::{self, authorize, tri, Fields};
 use crate::state::{now_unix, random_digits, unix, Sandbox, StoredPayment};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Datelike;
@@ -43,11 +43,9 @@ pub struct TokenAnswer {
 pub async fn get_token(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     sandbox.count_get_token();
     let refused = || {
-        body::error(
-            StatusCode::UNAUTHORIZED,
-            body::CODE_ERROR,
-            "imp_key, imp_secret 인증에 실패하였습니다.",
-        )
+        HttpResponse::from(body::Refusal::Unauthorized(
+            "imp_key, imp_secret 인증에 실패하였습니다.".into(),
+        ))
     };
     let fields = tri!(Fields::read(&req, raw));
     if fields.missing(&["imp_key", "imp_secret"]).is_some() {
@@ -307,13 +305,7 @@ pub async fn get_payment(
         include_sandbox = match v.as_str() {
             "true" => true,
             "false" => false,
-            _ => {
-                return body::error(
-                    StatusCode::BAD_REQUEST,
-                    body::CODE_ERROR,
-                    "include_sandbox는 true 또는 false여야 합니다.",
-                )
-            }
+            _ => return body::bad_request("include_sandbox는 true 또는 false여야 합니다."),
         };
     }
     let found = sandbox
@@ -361,11 +353,7 @@ pub async fn get_customers(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Htt
         return body::invalid_id(e);
     }
     if requested.is_empty() {
-        return body::error(
-            StatusCode::BAD_REQUEST,
-            body::CODE_ERROR,
-            "customer_uid[] 파라미터가 필요합니다.",
-        );
+        return body::bad_request("customer_uid[] 파라미터가 필요합니다.");
     }
     let state = sandbox.state();
     let (found, missing): (Vec<&String>, Vec<&String>) = requested
@@ -383,16 +371,12 @@ pub async fn get_customers(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Htt
         return body::ok(customers);
     }
     let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-    body::json(
-        StatusCode::MULTI_STATUS,
-        &Envelope {
-            code: 0,
-            message: Some(format!(
-                "일부 customer_uid의 빌링키 정보를 조회하지 못했습니다: {}",
-                names.join(", ")
-            )),
-            response: Some(customers),
-        },
+    body::partial(
+        customers,
+        format!(
+            "일부 customer_uid의 빌링키 정보를 조회하지 못했습니다: {}",
+            names.join(", ")
+        ),
     )
 }
 
@@ -591,11 +575,7 @@ pub(crate) fn page_param(req: &HttpRequest) -> Result<usize, HttpResponse> {
         None => Ok(1),
         Some(v) => match v.parse::<usize>() {
             Ok(p) if p >= 1 => Ok(p),
-            _ => Err(body::error(
-                StatusCode::BAD_REQUEST,
-                body::CODE_ERROR,
-                "page는 1 이상의 정수여야 합니다.",
-            )),
+            _ => Err(body::bad_request("page는 1 이상의 정수여야 합니다.")),
         },
     }
 }
@@ -666,7 +646,7 @@ pub async fn customer_schedules(
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
     tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
-    let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
+    let bad = |m: &str| body::bad_request(m);
     let get = |name: &str| body::query_param(&req, name);
     let (Some(from), Some(to)) = (
         get("from").and_then(|v| v.parse::<i64>().ok()),
@@ -717,21 +697,13 @@ pub async fn no_route(
 ) -> HttpResponse {
     match doc.and_then(|d| platform::http::openapi::allowed_methods(&d, req.path())) {
         Some(allow) => {
-            let mut response = body::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                body::CODE_ERROR,
-                "허용되지 않는 메서드입니다.",
-            );
+            let mut response = HttpResponse::from(body::Refusal::MethodNotAllowed);
             if let Ok(value) = header::HeaderValue::from_str(&allow) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
             response
         }
-        None => body::error(
-            StatusCode::NOT_FOUND,
-            body::CODE_ERROR,
-            "존재하지 않는 API입니다.",
-        ),
+        None => HttpResponse::from(body::Refusal::NoRoute),
     }
 }
 

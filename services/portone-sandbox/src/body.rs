@@ -25,10 +25,84 @@ macro_rules! tri {
 }
 pub(crate) use tri;
 
-/// PortOne's code for "not found" answers (HTTP 404).
-pub const CODE_NOT_FOUND: i64 = 1;
-/// PortOne's code for refused requests and authentication failures.
-pub const CODE_ERROR: i64 = -1;
+/// Every way the sandbox's PortOne surface refuses a call: PortOne's envelope
+/// `{"code", "message", "response": null}` with the HTTP status and `code` PortOne answers it
+/// with. The statuses and codes are written here only; routes name the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// HTTP 200, `code` -1: a well-formed call PortOne refuses (a missing field, a business rule).
+    Refused(String),
+    /// HTTP 200, `code` 1: nothing to act on (a cancel or unschedule that finds no payment or
+    /// schedule), or a merchant_uid already prepared.
+    NothingToDo(String),
+    /// HTTP 400, `code` -1: a malformed parameter or body (never quoting card data).
+    BadRequest(String),
+    /// HTTP 401, `code` -1: credentials or access token refused.
+    Unauthorized(String),
+    /// HTTP 404, `code` 1: no such payment, billing key, schedule or prepared amount.
+    NotFound(String),
+    /// HTTP 404, `code` -1: no such route.
+    NoRoute,
+    /// HTTP 405, `code` -1: the path exists for other methods.
+    MethodNotAllowed,
+    /// HTTP 413, `code` -1: a body over this many bytes.
+    TooLarge(usize),
+    /// HTTP 415, `code` -1: neither JSON nor a form.
+    UnsupportedMediaType,
+    /// A 5xx, `code` -1, that a fault control asked for.
+    Fault(StatusCode),
+}
+
+impl Refusal {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Refused(_) | Refusal::NothingToDo(_) => StatusCode::OK,
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Refusal::NotFound(_) | Refusal::NoRoute => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::Fault(status) => *status,
+        }
+    }
+
+    /// PortOne's envelope `code`: 1 for "not found" (and nothing to act on), -1 otherwise;
+    /// never 0, which is success.
+    pub fn code(&self) -> i64 {
+        match self {
+            Refusal::NotFound(_) | Refusal::NothingToDo(_) => 1,
+            _ => -1,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::Refused(m)
+            | Refusal::NothingToDo(m)
+            | Refusal::BadRequest(m)
+            | Refusal::Unauthorized(m)
+            | Refusal::NotFound(m) => m.clone(),
+            Refusal::NoRoute => "존재하지 않는 API입니다.".into(),
+            Refusal::MethodNotAllowed => "허용되지 않는 메서드입니다.".into(),
+            Refusal::TooLarge(limit) => format!("요청 본문이 너무 큽니다: 최대 {limit}바이트"),
+            Refusal::UnsupportedMediaType => {
+                "Content-Type은 application/json 또는 application/x-www-form-urlencoded여야 합니다."
+                    .into()
+            }
+            Refusal::Fault(_) => "일시적인 오류가 발생했습니다. (sandbox fault)".into(),
+        }
+    }
+}
+
+impl From<Refusal> for HttpResponse {
+    fn from(refusal: Refusal) -> HttpResponse {
+        json(
+            refusal.status(),
+            &Envelope::<()>::error(refusal.code(), refusal.message()),
+        )
+    }
+}
 
 /// `{"code":0,"message":null,"response":…}` with the given status.
 pub fn ok_with<T: Serialize>(status: StatusCode, response: T) -> HttpResponse {
@@ -39,37 +113,48 @@ pub fn ok<T: Serialize>(response: T) -> HttpResponse {
     ok_with(StatusCode::OK, response)
 }
 
-/// An envelope with no response: a business error on HTTP 200, or the body of a 4xx.
-pub fn error(status: StatusCode, code: i64, message: impl Into<String>) -> HttpResponse {
-    json(status, &Envelope::<()>::error(code, message))
+/// A multi-get that found some of the ids asked for: HTTP 207 with what was found and `code` 0,
+/// the message naming the others. PortOne's official PHP and Node clients throw on any code but 0
+/// and read a 207 as this success.
+pub fn partial<T: Serialize>(found: T, message: String) -> HttpResponse {
+    json(
+        StatusCode::MULTI_STATUS,
+        &Envelope {
+            code: 0,
+            message: Some(message),
+            response: Some(found),
+        },
+    )
 }
 
-/// A business error: HTTP 200 with `code` ≠ 0.
+/// [`Refusal::Refused`]: HTTP 200 with `code` -1, the commonest refusal.
 pub fn refuse(message: impl Into<String>) -> HttpResponse {
-    error(StatusCode::OK, CODE_ERROR, message)
+    Refusal::Refused(message.into()).into()
 }
 
+/// [`Refusal::NotFound`].
 pub fn not_found(message: impl Into<String>) -> HttpResponse {
-    error(StatusCode::NOT_FOUND, CODE_NOT_FOUND, message)
+    Refusal::NotFound(message.into()).into()
+}
+
+/// [`Refusal::BadRequest`].
+pub fn bad_request(message: impl Into<String>) -> HttpResponse {
+    Refusal::BadRequest(message.into()).into()
 }
 
 /// A body over `http.max_body_bytes`, refused before any route runs (`platform::http::BodyLimit`).
 pub fn too_large(_req: &HttpRequest, limit: usize) -> HttpResponse {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        CODE_ERROR,
-        format!("요청 본문이 너무 큽니다: 최대 {limit}바이트"),
-    )
+    Refusal::TooLarge(limit).into()
 }
 
 /// An id in the path that PortOne could never have issued or accepted (blank, control
 /// characters, too long).
 pub fn invalid_id(message: impl std::fmt::Display) -> HttpResponse {
-    error(StatusCode::BAD_REQUEST, CODE_ERROR, message.to_string())
+    bad_request(message.to_string())
 }
 
 pub fn unauthorized() -> HttpResponse {
-    error(StatusCode::UNAUTHORIZED, CODE_ERROR, "Unauthorized")
+    Refusal::Unauthorized("Unauthorized".into()).into()
 }
 
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
@@ -153,7 +238,7 @@ impl Fields {
                 if let Err(nul) =
                     common::json::refuse_nul(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 {
-                    return Err(error(StatusCode::BAD_REQUEST, CODE_ERROR, nul.to_string()));
+                    return Err(bad_request(nul.to_string()));
                 }
                 return Ok(Fields {
                     map: form_object(&raw),
@@ -162,13 +247,7 @@ impl Fields {
                 });
             }
             BodyKind::Json => {}
-            BodyKind::Other => {
-                return Err(error(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    CODE_ERROR,
-                    "Content-Type은 application/json 또는 application/x-www-form-urlencoded여야 합니다.",
-                ))
-            }
+            BodyKind::Other => return Err(HttpResponse::from(Refusal::UnsupportedMediaType)),
         }
         match common::json::value(&raw) {
             Ok(Value::Object(map)) => Ok(Fields {
@@ -176,19 +255,9 @@ impl Fields {
                 form: false,
                 raw,
             }),
-            Ok(_) => Err(error(
-                StatusCode::BAD_REQUEST,
-                CODE_ERROR,
-                "요청 본문은 JSON 객체여야 합니다.",
-            )),
-            Err(common::json::StrictJsonError::Nul(nul)) => {
-                Err(error(StatusCode::BAD_REQUEST, CODE_ERROR, nul.to_string()))
-            }
-            Err(e) => Err(error(
-                StatusCode::BAD_REQUEST,
-                CODE_ERROR,
-                format!("JSON 형식이 올바르지 않습니다: {e}"),
-            )),
+            Ok(_) => Err(bad_request("요청 본문은 JSON 객체여야 합니다.")),
+            Err(common::json::StrictJsonError::Nul(nul)) => Err(bad_request(nul.to_string())),
+            Err(e) => Err(bad_request(format!("JSON 형식이 올바르지 않습니다: {e}"))),
         }
     }
 
@@ -233,6 +302,32 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_refusal_answers_portones_status_and_code() {
+        let m = || "m".to_owned();
+        let cases = [
+            (Refusal::Refused(m()), 200, -1),
+            (Refusal::NothingToDo(m()), 200, 1),
+            (Refusal::BadRequest(m()), 400, -1),
+            (Refusal::Unauthorized(m()), 401, -1),
+            (Refusal::NotFound(m()), 404, 1),
+            (Refusal::NoRoute, 404, -1),
+            (Refusal::MethodNotAllowed, 405, -1),
+            (Refusal::TooLarge(10), 413, -1),
+            (Refusal::UnsupportedMediaType, 415, -1),
+            (Refusal::Fault(StatusCode::BAD_GATEWAY), 502, -1),
+        ];
+        for (refusal, status, code) in cases {
+            assert_eq!(
+                (refusal.status().as_u16(), refusal.code()),
+                (status, code),
+                "{refusal:?}"
+            );
+            let response = HttpResponse::from(refusal.clone());
+            assert_eq!(response.status().as_u16(), status);
+        }
+    }
 
     #[test]
     fn forms_become_objects_with_lists() {

@@ -67,11 +67,7 @@ pub async fn get_payment_gate(
             ReadMode::ServerError => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let response = body::error(
-                    status,
-                    body::CODE_ERROR,
-                    "일시적인 오류가 발생했습니다. (sandbox fault)",
-                );
+                let response = HttpResponse::from(body::Refusal::Fault(status));
                 return Ok(req.into_response(response).map_into_right_body());
             }
             ReadMode::Timeout => tokio::time::sleep(delay).await,

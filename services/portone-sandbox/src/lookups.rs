@@ -3,7 +3,6 @@
 
 use crate::body::{self, authorize, tri};
 use crate::state::{now_unix, Sandbox, StoredPayment};
-use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use portone::{
@@ -13,7 +12,7 @@ use portone::{
 use std::cmp::Ordering;
 
 pub(crate) fn bad(message: impl Into<String>) -> HttpResponse {
-    body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
+    body::bad_request(message)
 }
 
 use body::query_param as param;

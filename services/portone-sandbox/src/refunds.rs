@@ -74,11 +74,9 @@ pub async fn cancel_payment(
     let fault = sandbox.refunds.fault_hit();
     if let Some(f) = fault.as_ref().filter(|f| f.mode == CancelMode::ServerError) {
         tracing::info!("cancel failed (sandbox fault)");
-        return body::error(
+        return HttpResponse::from(body::Refusal::Fault(
             StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            body::CODE_ERROR,
-            "일시적인 오류가 발생했습니다. (sandbox fault)",
-        );
+        ));
     }
     for (name, value) in [
         ("amount", request.amount),
@@ -103,11 +101,9 @@ pub async fn cancel_payment(
                 .map(|p| p.payment.imp_uid.clone()),
         };
         let Some(stored) = key.and_then(|k| state.payments.get_mut(&k)) else {
-            return body::error(
-                StatusCode::OK,
-                body::CODE_NOT_FOUND,
-                "취소할 결제건이 존재하지 않습니다.",
-            );
+            return HttpResponse::from(body::Refusal::NothingToDo(
+                "취소할 결제건이 존재하지 않습니다.".into(),
+            ));
         };
         tri!(apply_cancel(stored, &request));
         (stored.payment.clone(), stored.notice_urls.clone())
@@ -234,7 +230,7 @@ pub async fn get_payments(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Http
     };
     let imp_uids = ids(["imp_uid[]", "imp_uid"]);
     let merchant_uids = ids(["merchant_uid[]", "merchant_uid"]);
-    let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
+    let bad = |m: &str| body::bad_request(m);
     if imp_uids.is_empty() && merchant_uids.is_empty() {
         return bad("imp_uid[] 또는 merchant_uid[] 파라미터가 필요합니다.");
     }
@@ -277,18 +273,12 @@ pub async fn get_payments(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Http
     if missing.is_empty() {
         return body::ok(found);
     }
-    body::json(
-        StatusCode::MULTI_STATUS,
-        // Code 0: PortOne's official PHP and Node clients throw on any other code and read a
-        // 207 as a success that names the ids it could not find.
-        &Envelope {
-            code: 0,
-            message: Some(format!(
-                "일부 결제건의 정보를 조회하지 못했습니다: {}",
-                missing.join(", ")
-            )),
-            response: Some(found),
-        },
+    body::partial(
+        found,
+        format!(
+            "일부 결제건의 정보를 조회하지 못했습니다: {}",
+            missing.join(", ")
+        ),
     )
 }
 
@@ -439,11 +429,10 @@ pub async fn prepare(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
     let request = tri!(read_prepare(&req, raw));
     let mut prepared = sandbox.refunds.prepared();
     if prepared.contains_key(&request.merchant_uid) {
-        return body::error(
-            StatusCode::OK,
-            body::CODE_NOT_FOUND,
-            "이미 등록된 merchant_uid입니다. 금액을 수정하려면 PUT /payments/prepare를 사용하세요.",
-        );
+        return HttpResponse::from(body::Refusal::NothingToDo(
+            "이미 등록된 merchant_uid입니다. 금액을 수정하려면 PUT /payments/prepare를 사용하세요."
+                .into(),
+        ));
     }
     let answer = prepared_of(request);
     prepared.insert(answer.merchant_uid.clone(), answer.clone());

@@ -146,11 +146,9 @@ async fn answer_charge(fault: Option<(ChargeMode, Duration)>, payment: Payment) 
             tokio::time::sleep(delay).await;
             body::ok(payment)
         }
-        Some((ChargeMode::ServerError, _)) => body::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            body::CODE_ERROR,
-            "일시적인 오류가 발생했습니다. (sandbox fault)",
-        ),
+        Some((ChargeMode::ServerError, _)) => {
+            HttpResponse::from(body::Refusal::Fault(StatusCode::INTERNAL_SERVER_ERROR))
+        }
         _ => body::ok(payment),
     }
 }
@@ -481,11 +479,9 @@ pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox
     }
     drop(state);
     if revoked.is_empty() {
-        return body::error(
-            StatusCode::OK,
-            body::CODE_NOT_FOUND,
-            "취소할 예약결제 기록이 존재하지 않습니다.",
-        );
+        return HttpResponse::from(body::Refusal::NothingToDo(
+            "취소할 예약결제 기록이 존재하지 않습니다.".into(),
+        ));
     }
     tracing::info!(customer_uid = %request.customer_uid, count = revoked.len(), "charges unscheduled");
     body::ok(revoked)

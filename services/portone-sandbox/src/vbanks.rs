@@ -121,7 +121,7 @@ pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
 }
 
 fn bad(message: &str) -> HttpResponse {
-    body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
+    body::bad_request(message)
 }
 
 /// The open account behind `imp_uid`, or PortOne's 404/400.
