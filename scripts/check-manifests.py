@@ -11,7 +11,8 @@ grace period that covers it plus the 10 s drain; a ConfigMap reference that reso
 generated (hash-suffixed) ConfigMap, so pods roll on config change; Secrets by reference.
 A default-deny NetworkPolicy; an HPA (autoscaling/v2) and a PDB (policy/v1) per service.
 Production: no Secret object at all, two replicas or more (and HPA minimum), no portone-sandbox,
-migrations run by `<binary> migrate`. Local: portone-sandbox present.
+migrations run by `<binary> migrate`, RabbitMQ's CA file (amqp.tls_ca_file) set and mounted in
+every container that connects (migrations included). Local: portone-sandbox present.
 
 Needs PyYAML (installed with yamllint). Prints what it checked; exits 1 on any finding.
 """
@@ -59,6 +60,25 @@ def check_container(where, c, migrate=False):
         got = c.get(probe, {}).get("httpGet", {}).get("path")
         if got != path:
             fail(where, f"{probe} is {got!r}, not GET {path}")
+
+
+def check_broker_ca(overlay, by_kind, deployments):
+    """amqps:// with amqp.tls_ca_file (deploy/README.md, "TLS to PostgreSQL and RabbitMQ"): the
+    file is named in the ConfigMap and every container, migrations too, has it mounted."""
+    config = {}
+    for cm in by_kind.get("ConfigMap", []):
+        if cm["metadata"]["name"].startswith("paybridge-config"):
+            config.update(cm.get("data", {}))
+    ca = config.get("PAYBRIDGE__AMQP__TLS_CA_FILE", "")
+    if not ca.startswith("/"):
+        fail(overlay, "PAYBRIDGE__AMQP__TLS_CA_FILE is not set to a file: RabbitMQ's certificate goes unchecked")
+        return
+    for d in deployments:
+        pod = d["spec"]["template"]["spec"]
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            mounts = [m["mountPath"].rstrip("/") + "/" for m in c.get("volumeMounts", [])]
+            if not any(ca.startswith(m) for m in mounts):
+                fail(f"{overlay}/Deployment/{d['metadata']['name']}/{c['name']}", f"{ca} is not mounted")
 
 
 def main(overlay, docs):
@@ -131,6 +151,7 @@ def main(overlay, docs):
     if not deny:
         fail(overlay, "no default-deny NetworkPolicy")
     if production:
+        check_broker_ca(overlay, by_kind, deployments)
         if secrets:
             fail(overlay, f"holds Secret objects: {[s['metadata']['name'] for s in secrets]}")
         if "portone-sandbox" in names:

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (127.0.0.1:5432, user postgres, trust) and RabbitMQ (127.0.0.1:5672,
 # guest/guest) are running, installing them from Debian's packages on a machine that lacks them.
+# The TLS tests (testkit::tls) also start servers of their own from the same packages' binaries
+# (initdb and pg_ctl as the postgres user, through runuser; rabbitmq-server), so the packages are
+# installed even where something else already listens on 5432 or 5672.
 # Used by .ci/run and scripts/stack.sh.
 set -euo pipefail
 
@@ -42,4 +45,24 @@ if ! port_open 5672; then
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_port 5672 RabbitMQ 120
 fi
+# The TLS tests' own servers: the server binaries, runuser (util-linux) and timeout (coreutils).
+# Installed without starting anything: the ports above are served already.
+no_start() { # apt_install, with Debian's invoke-rc.d told not to start what it installs
+  local policy=/usr/sbin/policy-rc.d had=""
+  [ -e "$policy" ] && had=1
+  [ -n "$had" ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; }
+  apt_install "$@" || { [ -n "$had" ] || rm -f "$policy"; return 1; }
+  [ -n "$had" ] || rm -f "$policy"
+}
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "installing PostgreSQL's server binaries (TLS tests)"
+  no_start postgresql
+fi
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  log "installing rabbitmq-server's binaries (TLS tests)"
+  no_start rabbitmq-server
+fi
+for tool in runuser timeout; do
+  command -v "$tool" >/dev/null 2>&1 || { log "installing $tool"; apt_install util-linux coreutils; }
+done
 log "PostgreSQL and RabbitMQ are up"

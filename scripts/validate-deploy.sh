@@ -15,6 +15,8 @@
 #   promtool check/test rules     the alert rules, and their unit tests
 #   check-build-cmd.py            the Dockerfile's cargo build = what CI tests (toolchain, features,
 #                                 lockfile, packages)
+#   cargo tree -i                 rustls only: no OpenSSL, native-tls or libpq anywhere in the
+#                                 dependency graph (any target, dev-dependencies included)
 #
 # Exits non-zero when any check has a finding; all checks run regardless, so one run shows all.
 set -euo pipefail
@@ -120,6 +122,22 @@ check "promtool test rules" "$PROMTOOL" test rules deploy/prometheus/paybridge-a
 
 echo "== Dockerfile's cargo build vs CI"
 check "check-build-cmd" "$V/python" scripts/check-build-cmd.py
+
+echo "== rustls only"
+# TLS is rustls and PostgreSQL is spoken by tokio-postgres (README, "TLS"): a crate that links
+# OpenSSL or libpq, pulled in by a new dependency or a default feature, fails here.
+absent() { # absent CRATE: cargo tree finds no package of that name in the workspace's graph
+  local out
+  if out=$(cargo tree --workspace --locked --target all -e normal,build,dev -i "$1" 2>&1); then
+    echo "$1 is in the dependency graph:" >&2
+    echo "$out" | head -20 >&2
+    return 1
+  fi
+  grep -q "did not match any packages" <<<"$out" || { echo "$out" >&2; return 1; }
+}
+for crate in openssl-sys openssl openssl-src native-tls pq-sys; do
+  check "no $crate" absent "$crate"
+done
 
 echo "validate-deploy: $((SECONDS - started)) s"
 if [ ${#findings[@]} -gt 0 ]; then

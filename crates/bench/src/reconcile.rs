@@ -281,7 +281,7 @@ async fn passes_on_this_thread(
         Arc::new(Notify::new()),
     );
     let shutdown = CancellationToken::new();
-    let mut conn = AsyncPgConnection::establish(settings.database.url.expose()).await?;
+    let mut conn = platform::db::connect(settings.database.url.expose()).await?;
     let mut samples = Vec::new();
     // The first pass enrols every barcode; later ones find them all due again.
     for run in 0..=runs {

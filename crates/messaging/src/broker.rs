@@ -1,8 +1,11 @@
 //! RabbitMQ connections and the topology every service agrees on.
 
+use common::Secret;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,14 +18,101 @@ pub enum BrokerError {
     Disconnected,
     #[error("broker did not answer within {0:?}")]
     Timeout(Duration),
+    /// TLS to an `amqps://` broker failed: its certificate did not verify, or the CA file could
+    /// not be read. Never followed by a try in plaintext.
+    #[error("TLS to the broker failed ({0})")]
+    Tls(String),
 }
 
-/// Connects with a timeout; lapin alone would wait on a black-holed address for minutes.
-pub async fn connect(url: &str, name: &str) -> Result<Connection, BrokerError> {
+/// Where the broker is: `amqp.url`, and the CA file `amqps://` trusts besides the system's.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: Secret<String>,
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    pub fn from_settings(settings: &platform::config::Settings) -> Self {
+        Self {
+            url: settings.amqp.url.clone(),
+            tls_ca_file: settings.amqp.tls_ca_file.clone(),
+        }
+    }
+
+    /// A URL alone: `amqp://`, or `amqps://` trusting the system's CAs only.
+    pub fn url(url: &str) -> Self {
+        Self {
+            url: Secret::new(url.to_owned()),
+            tls_ca_file: None,
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        self.url.expose().starts_with("amqps://")
+    }
+
+    /// What the certificate is checked against, for errors.
+    fn trust(&self) -> String {
+        match &self.tls_ca_file {
+            Some(path) => format!(
+                "amqp.url is amqps://, checked against the system's CAs and amqp.tls_ca_file={}",
+                path.display()
+            ),
+            None => "amqp.url is amqps://, checked against the system's CAs; amqp.tls_ca_file is not set".into(),
+        }
+    }
+
+    /// lapin's TLS settings: the CA file read now, so that a rotated one is used from the next
+    /// connection on. lapin (rustls, rustls-platform-verifier) adds it to the system's roots.
+    fn tls_config(&self) -> Result<OwnedTLSConfig, BrokerError> {
+        let Some(path) = &self.tls_ca_file else {
+            return Ok(OwnedTLSConfig::default());
+        };
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            BrokerError::Tls(format!(
+                "amqp.tls_ca_file={}: cannot read it: {e}",
+                path.display()
+            ))
+        })?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(BrokerError::Tls(format!(
+                "amqp.tls_ca_file={}: holds no PEM certificate",
+                path.display()
+            )));
+        }
+        Ok(OwnedTLSConfig {
+            identity: None,
+            cert_chain: Some(pem),
+        })
+    }
+}
+
+/// Connects with a timeout; lapin alone would wait on a black-holed address for minutes. An
+/// `amqps://` URL is TLS or nothing: a certificate that does not verify is [`BrokerError::Tls`],
+/// naming the settings it was checked against.
+pub async fn connect(endpoint: &Endpoint, name: &str) -> Result<Connection, BrokerError> {
     let props = ConnectionProperties::default().with_connection_name(name.to_owned().into());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, props)).await {
-        Ok(result) => Ok(result?),
+    let tls = endpoint.tls_config()?;
+    let runtime = lapin::runtime::default_runtime()?;
+    let connecting = Connection::connect_with_config(endpoint.url.expose(), props, tls, runtime);
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) if endpoint.is_tls() && is_tls_failure(&e) => {
+            Err(BrokerError::Tls(format!("{}: {e}", endpoint.trust())))
+        }
+        Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(BrokerError::Timeout(CONNECT_TIMEOUT)),
+    }
+}
+
+/// rustls reports a failed handshake (an unknown issuer, a wrong name, an alert from the
+/// server) as an I/O error of kind `InvalidData`.
+fn is_tls_failure(e: &lapin::Error) -> bool {
+    match e.kind() {
+        lapin::ErrorKind::IOError(io) => {
+            io.kind() == std::io::ErrorKind::InvalidData || io.to_string().contains("certificate")
+        }
+        _ => false,
     }
 }
 

@@ -12,7 +12,6 @@
 
 use crate::broker::{self, BrokerError, QueueTopology};
 use common::events::{Event, RawEnvelope};
-use common::Secret;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -106,7 +105,7 @@ pub async fn handle_each<H: EventHandler + ?Sized>(
 
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    pub amqp_url: Secret<String>,
+    pub amqp: broker::Endpoint,
     pub exchange: String,
     pub queue: String,
     pub routing_keys: Vec<String>,
@@ -124,7 +123,7 @@ impl ConsumerConfig {
         routing_keys: &[&str],
     ) -> Self {
         Self {
-            amqp_url: settings.amqp.url.clone(),
+            amqp: broker::Endpoint::from_settings(settings),
             exchange: settings.amqp.exchange.clone(),
             queue: settings.amqp.queue.clone(),
             routing_keys: routing_keys.iter().map(|k| (*k).to_owned()).collect(),
@@ -198,8 +197,10 @@ impl Consumer {
     pub async fn run(self, shutdown: CancellationToken) {
         let gauge = tokio::spawn(crate::dlq::watch(
             crate::dlq::DlqTarget {
-                amqp_url: self.config.amqp_url.clone(),
+                amqp: self.config.amqp.clone(),
                 queue: self.config.queue.clone(),
+                // The gauge only counts; it never replays.
+                inbox_retention: Duration::MAX,
             },
             self.metrics.dead_letters.clone(),
             shutdown.clone(),
@@ -238,7 +239,7 @@ impl Consumer {
         backoff: &mut Backoff,
     ) -> Result<(), BrokerError> {
         let name = format!("{}-consumer", self.config.service);
-        let connecting = broker::connect(self.config.amqp_url.expose(), &name);
+        let connecting = broker::connect(&self.config.amqp, &name);
         let connection = tokio::select! {
             connection = connecting => connection?,
             _ = shutdown.cancelled() => return Ok(()),

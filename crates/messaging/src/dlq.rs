@@ -10,7 +10,6 @@
 //! arrives during the walk waits behind the ones being walked.
 
 use crate::broker::{self, BrokerError};
-use common::Secret;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
@@ -110,16 +109,19 @@ impl DeadLetter {
 /// Where the dead letters are and where they go back to.
 #[derive(Debug, Clone)]
 pub struct DlqTarget {
-    pub amqp_url: Secret<String>,
+    pub amqp: broker::Endpoint,
     /// The service's queue; its dead letters are in `<queue>.dlq`.
     pub queue: String,
+    /// `retention.inbox`: an event older than this is not replayed (see [`too_old_to_replay`]).
+    pub inbox_retention: Duration,
 }
 
 impl DlqTarget {
     pub fn from_settings(settings: &platform::config::Settings) -> Self {
         Self {
-            amqp_url: settings.amqp.url.clone(),
+            amqp: broker::Endpoint::from_settings(settings),
             queue: settings.amqp.queue.clone(),
+            inbox_retention: settings.retention.inbox,
         }
     }
     pub fn dead_letter_queue(&self) -> String {
@@ -127,11 +129,58 @@ impl DlqTarget {
     }
 }
 
-/// What one walk did: the messages listed, and those replayed or discarded.
+/// What one walk did: the messages listed, those replayed or discarded, and those a replay left
+/// in the DLQ because they are older than `retention.inbox`.
 #[derive(Debug, Default)]
 pub struct Walk {
     pub seen: Vec<DeadLetter>,
     pub acted_on: Vec<DeadLetter>,
+    pub refused: Vec<DeadLetter>,
+}
+
+/// Why a replay is refused, for the operator.
+fn refusal(target: &DlqTarget) -> String {
+    format!(
+        "older than retention.inbox ({}): its inbox record may have been purged, so replaying \
+         it could apply it twice; it stays in the DLQ (discard it, and repair by hand if it was \
+         never applied)",
+        humanize(target.inbox_retention)
+    )
+}
+
+fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s > 0 && s % (365 * 86400) == 0 => format!("{}y", s / (365 * 86400)),
+        s if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s => format!("{s}s"),
+    }
+}
+
+/// Whether replaying this message could apply an event twice: the consumer's inbox keeps an
+/// event id for `retention.inbox` after it consumed it, and never consumes an event before it
+/// occurred, so an event that occurred longer ago than that may have lost its record. Age is the
+/// envelope's `occurred_at`, else the AMQP timestamp; a message with neither is not an event
+/// any inbox knows.
+fn too_old_to_replay(data: &[u8], props: &BasicProperties, retention: Duration) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Occurred {
+        occurred_at: chrono::DateTime<chrono::Utc>,
+    }
+    let occurred = serde_json::from_slice::<Occurred>(data)
+        .ok()
+        .map(|o| o.occurred_at)
+        .or_else(|| {
+            props
+                .timestamp()
+                .and_then(|t| chrono::DateTime::from_timestamp(i64::try_from(t).ok()?, 0))
+        });
+    let Some(occurred) = occurred else {
+        return false;
+    };
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    chrono::Utc::now() - occurred > retention
 }
 
 /// Runs `action` and prints one JSON object a line: every dead letter for `list`; what was done
@@ -154,6 +203,17 @@ pub async fn run(target: &DlqTarget, action: &Action) -> anyhow::Result<()> {
                 println!(
                     "{}",
                     serde_json::json!({"replayed": letter, "to": target.queue})
+                );
+            }
+            let why = refusal(target);
+            for letter in &walk.refused {
+                println!("{}", serde_json::json!({"refused": letter, "reason": why}));
+            }
+            if !walk.refused.is_empty() {
+                anyhow::bail!(
+                    "refused to replay {} message(s) {why}; replayed {}",
+                    walk.refused.len(),
+                    walk.acted_on.len()
                 );
             }
             if walk.acted_on.is_empty() {
@@ -207,7 +267,7 @@ fn fate(action: &Action, letter: &DeadLetter) -> Fate {
 /// Walks the DLQ once, doing `action` to each message (see the module's comment).
 pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
     let dlq = target.dead_letter_queue();
-    let connection = broker::connect(target.amqp_url.expose(), "dlq-tool").await?;
+    let connection = broker::connect(&target.amqp, "dlq-tool").await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -228,7 +288,14 @@ pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
         };
         let delivery = message.delivery;
         let letter = DeadLetter::read(&delivery.data, &delivery.properties);
-        let destination = match fate(action, &letter) {
+        let mut fate = fate(action, &letter);
+        if matches!(fate, Fate::Replay)
+            && too_old_to_replay(&delivery.data, &delivery.properties, target.inbox_retention)
+        {
+            walk.refused.push(letter.clone());
+            fate = Fate::Keep;
+        }
+        let destination = match fate {
             Fate::Keep => Some(dlq.as_str()),
             Fate::Replay => Some(target.queue.as_str()),
             Fate::Discard => None,
@@ -318,7 +385,7 @@ pub async fn watch(target: DlqTarget, gauge: IntGauge, shutdown: CancellationTok
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
     while !shutdown.is_cancelled() {
         let session = async {
-            let connection = broker::connect(target.amqp_url.expose(), "dlq-gauge").await?;
+            let connection = broker::connect(&target.amqp, "dlq-gauge").await?;
             loop {
                 // A passive declare of a missing queue closes the channel: one channel a check.
                 let channel = connection.create_channel().await?;
@@ -383,5 +450,29 @@ mod tests {
         let letter = DeadLetter::read(b"not json", &props);
         assert_eq!(letter.event_id.as_deref(), Some("m-1"));
         assert_eq!(letter.order_id, None);
+    }
+
+    #[test]
+    fn age_is_the_envelopes_occurred_at_else_the_amqp_timestamp() {
+        let day = Duration::from_secs(86400);
+        let envelope = |days: i64| {
+            format!(
+                r#"{{"event_id":"e","occurred_at":"{}","data":{{}}}}"#,
+                (chrono::Utc::now() - chrono::Duration::days(days)).to_rfc3339()
+            )
+        };
+        let none = BasicProperties::default();
+        assert!(too_old_to_replay(envelope(91).as_bytes(), &none, 90 * day));
+        assert!(!too_old_to_replay(envelope(89).as_bytes(), &none, 90 * day));
+        let stamped = |days: i64| {
+            BasicProperties::default()
+                .with_timestamp((chrono::Utc::now().timestamp() - days * 86400) as u64)
+        };
+        assert!(too_old_to_replay(b"not json", &stamped(91), 90 * day));
+        assert!(!too_old_to_replay(b"not json", &stamped(1), 90 * day));
+        // Neither: not an event any inbox recorded.
+        assert!(!too_old_to_replay(b"not json", &none, 90 * day));
+        assert_eq!(humanize(90 * day), "90d");
+        assert_eq!(humanize(5 * 365 * day), "5y");
     }
 }

@@ -8,7 +8,6 @@
 //! and the commit, the row is published again: delivery is at-least-once and consumers dedupe.
 
 use crate::broker::{self, BrokerError};
-use common::Secret;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -34,7 +33,7 @@ const PENDING_GAUGE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    pub amqp_url: Secret<String>,
+    pub amqp: broker::Endpoint,
     pub exchange: String,
     pub schema: String,
     pub service: String,
@@ -45,7 +44,7 @@ pub struct RelayConfig {
 impl RelayConfig {
     pub fn from_settings(settings: &platform::config::Settings, schema: &str) -> Self {
         Self {
-            amqp_url: settings.amqp.url.clone(),
+            amqp: broker::Endpoint::from_settings(settings),
             exchange: settings.amqp.exchange.clone(),
             schema: schema.to_owned(),
             service: settings.service.name().to_owned(),
@@ -198,11 +197,8 @@ impl OutboxRelay {
     }
 
     async fn connect(&self) -> Result<(lapin::Connection, lapin::Channel), BrokerError> {
-        let connection = broker::connect(
-            self.config.amqp_url.expose(),
-            &format!("{}-relay", self.config.service),
-        )
-        .await?;
+        let connection =
+            broker::connect(&self.config.amqp, &format!("{}-relay", self.config.service)).await?;
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())

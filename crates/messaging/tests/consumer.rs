@@ -1,7 +1,7 @@
 //! The idempotent consumer against the real RabbitMQ and PostgreSQL.
 
 use common::events::{Event, EventEnvelope, OrderCancelled, RawEnvelope};
-use common::{OrderId, Secret};
+use common::OrderId;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -65,7 +65,7 @@ fn recorder(db_url: &str, exchange: &str, queue: &str, prefetch: u16) -> Consume
     Consumer::new(
         platform::db::pool(&settings.database),
         ConsumerConfig {
-            amqp_url: Secret::new(testkit::AMQP_URL.into()),
+            amqp: messaging::broker::Endpoint::url(testkit::AMQP_URL),
             exchange: exchange.to_owned(),
             queue: queue.to_owned(),
             routing_keys: vec!["order.*".into()],

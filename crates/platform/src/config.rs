@@ -110,6 +110,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub shop: ShopSettings,
     pub log: LogSettings,
+    pub retention: RetentionSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +137,8 @@ pub struct AmqpSettings {
     pub delivery_limit: u32,
     /// Let an idle queue vanish after this long (tests use it; production leaves it unset).
     pub queue_expires: Option<Duration>,
+    /// A PEM file of CA certificates trusted, besides the system's, for an `amqps://` broker.
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +205,20 @@ pub struct ShopSettings {
     pub utc_offset: FixedOffset,
 }
 
+/// `retention.*` (README, "Retention"): how long kept rows live, and how often they are purged.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// Idempotency keys of refunds, charges and manual deposits.
+    pub idempotency: Duration,
+    /// Raw webhook records.
+    pub webhooks: Duration,
+    /// Consumed event ids; also the age past which `dlq replay` refuses an event.
+    pub inbox: Duration,
+    /// Deposit audit and operator actions.
+    pub audit: Duration,
+    pub purge_every: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct LogSettings {
     pub level: String,
@@ -221,6 +238,7 @@ struct Raw {
     outbox: RawOutbox,
     shop: RawShop,
     log: RawLog,
+    retention: RawRetention,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +258,7 @@ struct RawAmqp {
     prefetch: u16,
     delivery_limit: u32,
     queue_expires: Option<String>,
+    tls_ca_file: Option<String>,
 }
 #[derive(Debug, Deserialize)]
 struct RawHttp {
@@ -294,6 +313,14 @@ struct RawOutbox {
 #[derive(Debug, Deserialize)]
 struct RawShop {
     utc_offset: String,
+}
+#[derive(Debug, Deserialize)]
+struct RawRetention {
+    idempotency: String,
+    webhooks: String,
+    inbox: String,
+    audit: String,
+    purge_every: String,
 }
 #[derive(Debug, Deserialize)]
 struct RawLog {
@@ -441,15 +468,20 @@ impl Settings {
             .map(Secret::new)
             .collect();
         let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let amqp_url = parse_url("amqp.url", &raw.amqp.url, &["amqp", "amqps"])?;
+        let tls_ca_file = none_if_blank(raw.amqp.tls_ca_file).map(PathBuf::from);
+        // A CA file beside a plaintext URL would look like TLS in a review and be none.
+        if tls_ca_file.is_some() && !amqp_url.starts_with("amqps://") {
+            return Err(ConfigError::invalid(
+                "amqp.tls_ca_file",
+                "is set, but amqp.url is not amqps://: the broker would be reached without TLS",
+            ));
+        }
         Ok(Settings {
             service,
             environment,
             database: DatabaseSettings {
-                url: Secret::new(parse_url(
-                    "database.url",
-                    &raw.database.url,
-                    &["postgres", "postgresql"],
-                )?),
+                url: Secret::new(parse_database_url(&raw.database.url)?),
                 pool_size: raw.database.pool_size,
                 acquire_timeout: parse_duration(
                     "database.acquire_timeout",
@@ -466,7 +498,7 @@ impl Settings {
                 )?,
             },
             amqp: AmqpSettings {
-                url: Secret::new(parse_url("amqp.url", &raw.amqp.url, &["amqp", "amqps"])?),
+                url: Secret::new(amqp_url),
                 exchange: non_empty("amqp.exchange", raw.amqp.exchange)?,
                 queue: match none_if_blank(raw.amqp.queue) {
                     Some(q) => q,
@@ -477,6 +509,7 @@ impl Settings {
                 queue_expires: none_if_blank(raw.amqp.queue_expires)
                     .map(|v| parse_duration("amqp.queue_expires", &v))
                     .transpose()?,
+                tls_ca_file,
             },
             http: HttpSettings {
                 host: raw.http.host,
@@ -535,6 +568,7 @@ impl Settings {
                 })?,
             },
             log: LogSettings { level, json },
+            retention: parse_retention(&raw.retention)?,
         })
     }
 
@@ -620,6 +654,32 @@ fn parse_url(key: &str, raw: &str, schemes: &[&str]) -> Result<String, ConfigErr
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
+/// A `postgres://` URL whose TLS parameters (`sslmode`, `sslrootcert`) make sense; the reason never
+/// repeats the URL, which may carry a password.
+fn parse_database_url(raw: &str) -> Result<String, ConfigError> {
+    let url = parse_url("database.url", raw, &["postgres", "postgresql"])?;
+    crate::postgres::PgTarget::parse(&url)
+        .map_err(|reason| ConfigError::invalid("database.url", reason))?;
+    Ok(url)
+}
+
+fn parse_retention(raw: &RawRetention) -> Result<RetentionSettings, ConfigError> {
+    let positive = |key: &str, value: &str| -> Result<Duration, ConfigError> {
+        let d = parse_duration(key, value)?;
+        if d.is_zero() {
+            return Err(ConfigError::invalid(key, "must be longer than 0"));
+        }
+        Ok(d)
+    };
+    Ok(RetentionSettings {
+        idempotency: positive("retention.idempotency", &raw.idempotency)?,
+        webhooks: positive("retention.webhooks", &raw.webhooks)?,
+        inbox: positive("retention.inbox", &raw.inbox)?,
+        audit: positive("retention.audit", &raw.audit)?,
+        purge_every: positive("retention.purge_every", &raw.purge_every)?,
+    })
+}
+
 fn parse_cidrs(key: &str, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
     raw.iter()
         .map(|s| s.trim())
@@ -634,7 +694,6 @@ fn parse_cidrs(key: &str, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
         .collect()
 }
 
-/// `500ms`, `30s`, `15m`, `24h`, `7d`.
 /// PortOne's payment searches span at most 90 days.
 const SWEEP_WINDOW_MAX: Duration = Duration::from_secs(90 * 86400);
 
@@ -668,6 +727,7 @@ fn parse_reconcile(raw: &RawReconcile) -> Result<ReconcileSettings, ConfigError>
     Ok(r)
 }
 
+/// `500ms`, `30s`, `15m`, `24h`, `7d`, `5y` (a year is 365 days).
 pub fn parse_duration(key: &str, raw: &str) -> Result<Duration, ConfigError> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
@@ -675,7 +735,7 @@ pub fn parse_duration(key: &str, raw: &str) -> Result<Duration, ConfigError> {
     let n: u64 = number.parse().map_err(|_| {
         ConfigError::invalid(
             key,
-            format!("'{raw}' is not a duration such as 30s, 15m or 7d"),
+            format!("'{raw}' is not a duration such as 30s, 15m, 7d or 5y"),
         )
     })?;
     let d = match unit {
@@ -684,10 +744,11 @@ pub fn parse_duration(key: &str, raw: &str) -> Result<Duration, ConfigError> {
         "m" => Duration::from_secs(n * 60),
         "h" => Duration::from_secs(n * 3600),
         "d" => Duration::from_secs(n * 86400),
+        "y" => Duration::from_secs(n * 365 * 86400),
         _ => {
             return Err(ConfigError::invalid(
                 key,
-                format!("'{raw}' is not a duration such as 30s, 15m or 7d"),
+                format!("'{raw}' is not a duration such as 30s, 15m, 7d or 5y"),
             ))
         }
     };
@@ -781,6 +842,15 @@ mod tests {
                 "91d",
                 "portone.reconcile.sweep_window",
             ),
+            (
+                "database.url",
+                "postgres://u:pw@h/d?sslmode=verify",
+                "sslmode 'verify'",
+            ),
+            ("retention.inbox", "0d", "retention.inbox"),
+            ("retention.audit", "5 years", "retention.audit"),
+            ("retention.purge_every", "soon", "retention.purge_every"),
+            ("amqp.tls_ca_file", "/etc/ca.pem", "amqp.tls_ca_file"),
         ];
         for (key, value, named) in cases {
             let err = Settings::for_tests(Service::OrderQuery, &[(key, value)])
@@ -791,6 +861,47 @@ mod tests {
                 "error for {key}={value} does not name the key: {err}"
             );
         }
+    }
+
+    #[test]
+    fn retention_and_tls_settings() {
+        let s = Settings::for_tests(Service::DepositConfirmation, &[]).unwrap();
+        let r = &s.retention;
+        assert_eq!(
+            (r.idempotency, r.webhooks, r.inbox, r.audit, r.purge_every),
+            (
+                Duration::from_secs(30 * 86400),
+                Duration::from_secs(90 * 86400),
+                Duration::from_secs(90 * 86400),
+                Duration::from_secs(5 * 365 * 86400),
+                Duration::from_secs(3600)
+            )
+        );
+        assert_eq!(s.amqp.tls_ca_file, None);
+        let s = Settings::for_tests(
+            Service::OrderQuery,
+            &[
+                ("amqp.url", "amqps://u:p@mq.example:5671/%2f"),
+                ("amqp.tls_ca_file", "/etc/paybridge-ca/ca.pem"),
+                (
+                    "database.url",
+                    "postgres://u:p@db.example/app?sslmode=verify-full&sslrootcert=/etc/paybridge-ca/ca.pem",
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            s.amqp.tls_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/paybridge-ca/ca.pem"))
+        );
+        // The error about a database URL never repeats it: it may hold a password.
+        let err = Settings::for_tests(
+            Service::OrderQuery,
+            &[("database.url", "postgres://u:hunter2@h/d?sslmode=maybe")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]
@@ -821,6 +932,10 @@ mod tests {
         assert_eq!(
             parse_duration("k", "7d").unwrap(),
             Duration::from_secs(604800)
+        );
+        assert_eq!(
+            parse_duration("k", "5y").unwrap(),
+            Duration::from_secs(5 * 365 * 86400)
         );
         assert!(parse_duration("k", "7").is_err());
         assert!(parse_duration("k", "d").is_err());

@@ -1,12 +1,14 @@
 //! PostgreSQL through diesel-async: the pool, migrations under an advisory lock, and storage
-//! errors mapped to stable API errors.
+//! errors mapped to stable API errors. Every connection is made by [`connect`], which honours
+//! `database.url`'s `sslmode` and `sslrootcert` (see [`crate::postgres`]).
 
 use crate::backoff::Backoff;
 use crate::config::DatabaseSettings;
+use crate::postgres::PgTarget;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection, RunError};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 use futures::FutureExt;
 use std::time::{Duration, Instant};
@@ -61,20 +63,33 @@ impl From<RunError> for StorageError {
     }
 }
 
+/// One connection to the database `url` names, over TLS as its `sslmode` asks (never a fallback
+/// to plaintext when TLS was asked for and failed). Everything that connects goes through here:
+/// the pool, migrations, `ensure_database`, the `dlq` and purge tools.
+pub async fn connect(url: &str) -> Result<AsyncPgConnection, diesel::ConnectionError> {
+    PgTarget::parse(url)
+        .map_err(|e| diesel::ConnectionError::InvalidConnectionUrl(format!("database.url: {e}")))?
+        .connect()
+        .await
+}
+
 /// Opens the pool without connecting: a service starts (and says it is not ready) while
 /// PostgreSQL is down, and connections are made when first needed.
 pub fn pool(settings: &DatabaseSettings) -> PgPool {
     let statement_timeout_ms = settings.statement_timeout.as_millis();
     let runtime = tokio::runtime::Handle::current();
+    // Parsed once; `Settings` has checked it already, so the error is only a safety net.
+    let target = PgTarget::parse(settings.url.expose()).map_err(|e| format!("database.url: {e}"));
     let mut config = ManagerConfig::default();
     // tokio-postgres drives each connection from a task; spawn it on the main runtime so it does
     // not live and die with whichever actix worker first asked for a connection.
-    config.custom_setup = Box::new(move |url| {
-        let url = url.to_owned();
+    config.custom_setup = Box::new(move |_url| {
+        let target = target.clone();
         let runtime = runtime.clone();
         async move {
+            let target = target.map_err(diesel::ConnectionError::InvalidConnectionUrl)?;
             let mut conn = runtime
-                .spawn(async move { AsyncPgConnection::establish(&url).await })
+                .spawn(async move { target.connect().await })
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))??;
             diesel::sql_query(format!("SET statement_timeout = {statement_timeout_ms}"))
@@ -121,7 +136,7 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
     );
     let mut admin_url = parsed.clone();
     admin_url.set_path("/postgres");
-    let mut conn = AsyncPgConnection::establish(admin_url.as_str()).await?;
+    let mut conn = connect(admin_url.as_str()).await?;
     #[derive(diesel::QueryableByName)]
     struct Exists {
         #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -161,7 +176,7 @@ pub async fn migrate(
     if settings.create_if_missing {
         ensure_database(&url).await?;
     }
-    let mut conn = AsyncPgConnection::establish(&url).await?;
+    let mut conn = connect(&url).await?;
     diesel::sql_query(format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
         .execute(&mut conn)
         .await

@@ -7,6 +7,8 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod postgres;
+pub mod retention;
 pub mod service;
 pub mod telemetry;
 

@@ -4,6 +4,7 @@
 pub mod process;
 pub mod python;
 pub mod services;
+pub mod tls;
 
 pub use process::{free_port, sibling_binary, ServiceProcess};
 pub use services::{raw, Started, Stops, TOKEN, WAIT};
@@ -38,6 +39,13 @@ pub async fn create_database() -> String {
     format!("postgres://postgres@127.0.0.1:5432/{name}")
 }
 
+/// A connection to `db_url`, TLS as its `sslmode` says (the services' own connection code).
+pub async fn connect(db_url: &str) -> AsyncPgConnection {
+    platform::db::connect(db_url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test database: {e}"))
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = BigInt)]
@@ -46,7 +54,7 @@ struct Count {
 
 /// Runs `SELECT count(*) AS n …` and returns n.
 pub async fn count(db_url: &str, sql: &str) -> i64 {
-    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    let mut conn = connect(db_url).await;
     let c: Count = diesel::sql_query(sql)
         .get_result(&mut conn)
         .await
@@ -62,7 +70,7 @@ struct Line {
 
 /// Runs `SELECT … AS line …` and returns the lines, for asserting a table's contents at once.
 pub async fn rows(db_url: &str, sql: &str) -> Vec<String> {
-    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    let mut conn = connect(db_url).await;
     let lines: Vec<Line> = diesel::sql_query(sql)
         .load(&mut conn)
         .await
@@ -71,7 +79,7 @@ pub async fn rows(db_url: &str, sql: &str) -> Vec<String> {
 }
 
 pub async fn execute(db_url: &str, sql: &str) {
-    let mut conn = AsyncPgConnection::establish(db_url).await.expect("connect");
+    let mut conn = connect(db_url).await;
     diesel::sql_query(sql)
         .execute(&mut conn)
         .await
@@ -209,6 +217,11 @@ impl EventTap {
         let conn = Connection::connect(AMQP_URL, ConnectionProperties::default())
             .await
             .expect("RabbitMQ on 127.0.0.1:5672");
+        EventTap::on(conn, exchange, binding).await
+    }
+
+    /// A tap on the broker `conn` is connected to (the TLS node of [`tls::TlsRabbit`], say).
+    pub async fn on(conn: Connection, exchange: &str, binding: &str) -> EventTap {
         let channel = conn.create_channel().await.unwrap();
         channel
             .exchange_declare(

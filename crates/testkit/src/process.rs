@@ -1,8 +1,8 @@
 //! The services as real processes: what a test needs to send them signals, restart them and run
 //! several replicas of each, as Kubernetes or compose would.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A port nobody listens on right now, and never handed out before by this test process: a
@@ -84,17 +84,7 @@ impl ServiceProcess {
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new(&self.binary);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PAYBRIDGE_ENV", "test")
-            .env("PAYBRIDGE_CONFIG_DIR", "/nonexistent");
-        for (key, value) in &self.settings {
-            let var = format!("PAYBRIDGE__{}", key.replace('.', "__").to_uppercase());
-            command.env(var, value);
-        }
-        command
+        command(&self.binary, &self.settings)
     }
 
     fn spawn(&mut self) {
@@ -219,6 +209,34 @@ impl ServiceProcess {
         })
         .await
     }
+}
+
+/// `binary` with `settings` as `PAYBRIDGE__SECTION__KEY` variables and nothing else from the
+/// environment or config files (`PAYBRIDGE_ENV=test`).
+fn command<K: AsRef<str>, V: AsRef<str>>(binary: &Path, settings: &[(K, V)]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAYBRIDGE_ENV", "test")
+        .env("PAYBRIDGE_CONFIG_DIR", "/nonexistent");
+    for (key, value) in settings {
+        let var = format!(
+            "PAYBRIDGE__{}",
+            key.as_ref().replace('.', "__").to_uppercase()
+        );
+        command.env(var, value.as_ref());
+    }
+    command
+}
+
+/// Runs `<binary> <args>` to its end with `settings` (as [`ServiceProcess`] passes them), e.g.
+/// `migrate` or `dlq list`.
+pub fn run_once(binary: &Path, args: &[&str], settings: &[(&str, &str)]) -> Output {
+    command(binary, settings)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {} {args:?}: {e}", binary.display()))
 }
 
 impl Drop for ServiceProcess {

@@ -13,6 +13,7 @@ use platform::http::error::BearerAuth;
 use platform::http::openapi::{AlsoAnswers, Conventions, TextWithoutNul};
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
+use platform::retention::Purger;
 use platform::service::Running;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -49,10 +50,15 @@ impl Application {
             vec![relay.health(), consumer.health()],
             &metrics,
         );
+        // What it keeps only for a while (README, "Retention").
+        let purger = Purger::new(&settings, SCHEMA, &metrics)
+            .keep("inbox", "received_at", settings.retention.inbox)
+            .keep("audit", "at", settings.retention.audit);
         let tasks = vec![
             readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
+            tokio::spawn(purger.run(shutdown.child_token())),
         ];
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;

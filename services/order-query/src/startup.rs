@@ -12,6 +12,7 @@ use platform::http::error::BearerAuth;
 use platform::http::openapi::{AlsoAnswers, Conventions, TextWithoutNul};
 use platform::http::{self, ApiTokens, BankdaAccess, Readiness};
 use platform::metrics::Metrics;
+use platform::retention::Purger;
 use platform::service::Running;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +56,13 @@ impl Application {
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
         ];
+        // What it keeps only for a while (README, "Retention").
+        let purger = Purger::new(&settings, SCHEMA, &metrics).keep(
+            "inbox",
+            "received_at",
+            settings.retention.inbox,
+        );
+        tasks.push(tokio::spawn(purger.run(shutdown.child_token())));
         tasks.push(tokio::spawn(expiry::run(
             pool.clone(),
             settings.orders.expiry_interval,

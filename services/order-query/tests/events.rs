@@ -204,7 +204,7 @@ async fn two_relays_on_one_outbox_publish_each_event_exactly_once() {
         let relay = OutboxRelay::new(
             pool.clone(),
             RelayConfig {
-                amqp_url: common::Secret::new(testkit::AMQP_URL.into()),
+                amqp: messaging::broker::Endpoint::url(testkit::AMQP_URL),
                 exchange: app.exchange.clone(),
                 schema: "order_query".into(),
                 service: "relay-test".into(),

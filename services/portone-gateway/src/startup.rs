@@ -16,6 +16,7 @@ use platform::http::openapi::Conventions;
 use platform::http::openapi::{PortoneIds, TextWithoutNul};
 use platform::http::{self, ApiTokens, Readiness};
 use platform::metrics::Metrics;
+use platform::retention::Purger;
 use platform::service::Running;
 use portone::{PortOneClient, PortOneConfig};
 use std::sync::Arc;
@@ -96,8 +97,13 @@ impl Application {
             relay_waker.clone(),
             voider_waker.clone(),
         );
+        // What it keeps only for a while (README, "Retention").
+        let purger = Purger::new(&settings, SCHEMA, &metrics)
+            .keep("inbox", "received_at", settings.retention.inbox)
+            .keep("webhooks", "received_at", settings.retention.webhooks);
         let tasks = vec![
             readiness.watch(http::READINESS_EVERY, shutdown.child_token()),
+            tokio::spawn(purger.run(shutdown.child_token())),
             tokio::spawn(relay.run(shutdown.child_token())),
             tokio::spawn(consumer.run(shutdown.child_token())),
             tokio::spawn(voider::run(

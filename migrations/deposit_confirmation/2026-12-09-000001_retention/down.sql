@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS deposit_confirmation.audit_at;
+DROP INDEX IF EXISTS deposit_confirmation.inbox_received_at;

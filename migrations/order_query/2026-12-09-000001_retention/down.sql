@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS order_query.inbox_received_at;
