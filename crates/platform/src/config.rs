@@ -110,6 +110,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub shop: ShopSettings,
     pub log: LogSettings,
+    pub sandbox: SandboxSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +168,49 @@ pub struct PortoneSettings {
     pub webhook_base_url: String,
     pub timeout: Duration,
     pub reconcile: ReconcileSettings,
+    /// `portone.api`: which API the gateway starts new payments with (docs/portone.md, "V2").
+    pub api: PortoneApi,
+    pub v2: PortoneV2Settings,
+}
+
+/// `portone.api`: `v1` (the default) or `v2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortoneApi {
+    V1,
+    V2,
+}
+
+impl PortoneApi {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PortoneApi::V1 => "v1",
+            PortoneApi::V2 => "v2",
+        }
+    }
+}
+
+/// `portone.v2.*`: PortOne's V2 API (`api.portone.io`). The webhook secrets stay text here: the
+/// `portone` crate parses them (`whsec_` prefix optional, base64), so a bad one is refused where
+/// it is used, at start-up.
+#[derive(Debug, Clone)]
+pub struct PortoneV2Settings {
+    pub api_secret: Option<Secret<String>>,
+    pub base_url: String,
+    pub store_id: Option<String>,
+    pub channel_key: Option<String>,
+    /// PortOne keeps two active while one is rotated; any of them may have signed a webhook.
+    pub webhook_secrets: Vec<Secret<String>>,
+    pub webhook_tolerance: Duration,
+    /// portone-sandbox only: where it sends a V2 webhook when the payment has no `noticeUrls`
+    /// (the console's webhook URL).
+    pub webhook_url: Option<String>,
+}
+
+/// `sandbox.*`: portone-sandbox's own settings.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// The V2 API's listener (api.portone.io's paths sit at the root, so it needs its own port).
+    pub v2_port: u16,
 }
 
 /// `portone.reconcile.*` (design §2, §5): when payments the gateway started are re-read at
@@ -217,6 +261,7 @@ struct Raw {
     outbox: RawOutbox,
     shop: RawShop,
     log: RawLog,
+    sandbox: RawSandbox,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +311,23 @@ struct RawPortone {
     webhook_base_url: String,
     timeout: String,
     reconcile: RawReconcile,
+    api: String,
+    v2: RawPortoneV2,
+}
+#[derive(Debug, Deserialize)]
+struct RawPortoneV2 {
+    api_secret: Option<String>,
+    base_url: String,
+    store_id: Option<String>,
+    channel_key: Option<String>,
+    #[serde(default)]
+    webhook_secrets: Vec<String>,
+    webhook_tolerance: String,
+    webhook_url: Option<String>,
+}
+#[derive(Debug, Deserialize)]
+struct RawSandbox {
+    v2_port: u16,
 }
 #[derive(Debug, Deserialize)]
 struct RawReconcile {
@@ -307,7 +369,12 @@ const SHIPPED_CONFIG: &[&str] = &[
     include_str!("../../../docker-compose.yml"),
 ];
 
-const LIST_KEYS: &[&str] = &["api.tokens", "bankda.allowed_ips", "bankda.trusted_proxies"];
+const LIST_KEYS: &[&str] = &[
+    "api.tokens",
+    "bankda.allowed_ips",
+    "bankda.trusted_proxies",
+    "portone.v2.webhook_secrets",
+];
 
 impl Settings {
     /// Reads every layer: defaults, `config/default.toml`, `config/$PAYBRIDGE_ENV.toml`, then
@@ -497,6 +564,17 @@ impl Settings {
                 )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
                 reconcile: parse_reconcile(&raw.portone.reconcile)?,
+                api: match raw.portone.api.trim() {
+                    "v1" => PortoneApi::V1,
+                    "v2" => PortoneApi::V2,
+                    other => {
+                        return Err(ConfigError::invalid(
+                            "portone.api",
+                            format!("'{other}' is not v1 or v2"),
+                        ))
+                    }
+                },
+                v2: parse_portone_v2(raw.portone.v2)?,
             },
             orders: OrderSettings {
                 default_deposit_deadline: parse_duration(
@@ -521,6 +599,9 @@ impl Settings {
                 })?,
             },
             log: LogSettings { level, json },
+            sandbox: SandboxSettings {
+                v2_port: raw.sandbox.v2_port,
+            },
         })
     }
 
@@ -566,6 +647,40 @@ impl Settings {
                     return Err(ConfigError::invalid(key, "production needs it set"));
                 }
             }
+            if self.portone.api == PortoneApi::V2 {
+                for (key, missing) in [
+                    (
+                        "portone.v2.api_secret",
+                        self.portone.v2.api_secret.is_none(),
+                    ),
+                    (
+                        "portone.v2.channel_key",
+                        self.portone.v2.channel_key.is_none(),
+                    ),
+                    (
+                        "portone.v2.webhook_secrets",
+                        self.portone.v2.webhook_secrets.is_empty(),
+                    ),
+                ] {
+                    if missing {
+                        return Err(ConfigError::invalid(
+                            key,
+                            "production needs it set when portone.api is v2",
+                        ));
+                    }
+                }
+            }
+            if let Some(secret) = &self.portone.v2.api_secret {
+                if SHIPPED_CONFIG
+                    .iter()
+                    .any(|file| file.contains(secret.expose().as_str()))
+                {
+                    return Err(ConfigError::invalid(
+                        "portone.v2.api_secret",
+                        "the value appears in a shipped config file",
+                    ));
+                }
+            }
             if let Some(secret) = &self.portone.imp_secret {
                 if SHIPPED_CONFIG
                     .iter()
@@ -604,6 +719,34 @@ fn parse_url(key: &str, raw: &str, schemes: &[&str]) -> Result<String, ConfigErr
         ));
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn parse_portone_v2(raw: RawPortoneV2) -> Result<PortoneV2Settings, ConfigError> {
+    let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let webhook_tolerance = parse_duration("portone.v2.webhook_tolerance", &raw.webhook_tolerance)?;
+    if webhook_tolerance.is_zero() {
+        return Err(ConfigError::invalid(
+            "portone.v2.webhook_tolerance",
+            "must be longer than 0",
+        ));
+    }
+    Ok(PortoneV2Settings {
+        api_secret: none_if_blank(raw.api_secret).map(Secret::new),
+        base_url: parse_url("portone.v2.base_url", &raw.base_url, &["http", "https"])?,
+        store_id: none_if_blank(raw.store_id),
+        channel_key: none_if_blank(raw.channel_key),
+        webhook_secrets: raw
+            .webhook_secrets
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .collect(),
+        webhook_tolerance,
+        webhook_url: none_if_blank(raw.webhook_url)
+            .map(|u| parse_url("portone.v2.webhook_url", &u, &["http", "https"]))
+            .transpose()?,
+    })
 }
 
 fn parse_cidrs(key: &str, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
@@ -734,6 +877,44 @@ mod tests {
             (s.http.port, s.amqp.queue.as_str()),
             (8083, "portone-gateway.events")
         );
+        let v2 = &s.portone.v2;
+        assert_eq!(s.portone.api, PortoneApi::V1);
+        assert_eq!(v2.base_url, "https://api.portone.io");
+        assert!(v2.api_secret.is_none() && v2.store_id.is_none() && v2.channel_key.is_none());
+        assert!(v2.webhook_secrets.is_empty() && v2.webhook_url.is_none());
+        assert_eq!(v2.webhook_tolerance, Duration::from_secs(300));
+        assert_eq!(s.sandbox.v2_port, 8090);
+    }
+
+    #[test]
+    fn portone_v2_keys() {
+        let s = Settings::for_tests(
+            Service::PortoneGateway,
+            &[
+                ("portone.api", "v2"),
+                ("portone.v2.api_secret", "v2-secret"),
+                ("portone.v2.base_url", "http://127.0.0.1:8090/"),
+                ("portone.v2.store_id", "store-1"),
+                ("portone.v2.webhook_secrets", "whsec_AAAA,BBBB"),
+                ("portone.v2.webhook_tolerance", "2m"),
+                (
+                    "portone.v2.webhook_url",
+                    "http://127.0.0.1:8083/portone/webhook/v2",
+                ),
+                ("sandbox.v2_port", "0"),
+            ],
+        )
+        .unwrap();
+        let v2 = &s.portone.v2;
+        assert_eq!(s.portone.api, PortoneApi::V2);
+        assert_eq!(v2.api_secret.as_ref().unwrap().expose(), "v2-secret");
+        assert!(!format!("{v2:?}").contains("v2-secret"));
+        assert_eq!(v2.base_url, "http://127.0.0.1:8090");
+        assert_eq!(v2.store_id.as_deref(), Some("store-1"));
+        assert_eq!(v2.webhook_secrets.len(), 2);
+        assert!(!format!("{v2:?}").contains("whsec_AAAA"));
+        assert_eq!(v2.webhook_tolerance, Duration::from_secs(120));
+        assert_eq!(s.sandbox.v2_port, 0);
     }
 
     #[test]
@@ -761,6 +942,15 @@ mod tests {
                 "91d",
                 "portone.reconcile.sweep_window",
             ),
+            ("portone.api", "v3", "portone.api"),
+            ("portone.v2.base_url", "ftp://x", "portone.v2.base_url"),
+            (
+                "portone.v2.webhook_tolerance",
+                "0s",
+                "portone.v2.webhook_tolerance",
+            ),
+            ("portone.v2.webhook_url", "nope", "portone.v2.webhook_url"),
+            ("sandbox.v2_port", "70000", "sandbox.v2_port"),
         ];
         for (key, value, named) in cases {
             let err = Settings::for_tests(Service::OrderQuery, &[(key, value)])
@@ -846,5 +1036,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("portone.imp_key"), "{err}");
+        let v1 = [
+            ("api.tokens", "a-long-private-production-token"),
+            ("portone.imp_key", "key"),
+            ("portone.imp_secret", "a-private-v1-secret"),
+            ("portone.channel_key", "channel"),
+        ];
+        let mut v2 = v1.to_vec();
+        v2.push(("portone.api", "v2"));
+        let err = production(Service::PortoneGateway, &v2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("portone.v2.api_secret"), "{err}");
+        v2.extend([
+            ("portone.v2.api_secret", "a-private-v2-secret"),
+            ("portone.v2.channel_key", "channel-v2"),
+        ]);
+        let err = production(Service::PortoneGateway, &v2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("portone.v2.webhook_secrets"), "{err}");
+        v2.push(("portone.v2.webhook_secrets", "whsec_c2VjcmV0"));
+        assert!(production(Service::PortoneGateway, &v2).is_ok());
     }
 }
