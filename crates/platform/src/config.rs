@@ -414,10 +414,14 @@ impl Settings {
         service: Service,
         overrides: &[(&str, &str)],
     ) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            BUILT_IN_DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(
+                BUILT_IN_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            // A test never binds a fixed port by surprise: portone-sandbox's V2 listener (which
+            // every in-process sandbox opens) takes any free port unless the test names one.
+            .set_override("sandbox.v2_port", 0)?;
         for (key, value) in overrides {
             builder = if LIST_KEYS.contains(key) {
                 let list: Vec<String> = value
@@ -883,7 +887,18 @@ mod tests {
         assert!(v2.api_secret.is_none() && v2.store_id.is_none() && v2.channel_key.is_none());
         assert!(v2.webhook_secrets.is_empty() && v2.webhook_url.is_none());
         assert_eq!(v2.webhook_tolerance, Duration::from_secs(300));
-        assert_eq!(s.sandbox.v2_port, 8090);
+        // Tests get a free port; the built-in default is the design's.
+        assert_eq!(s.sandbox.v2_port, 0);
+        let built_in: Raw = config::Config::builder()
+            .add_source(config::File::from_str(
+                BUILT_IN_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(built_in.sandbox.v2_port, 8090);
     }
 
     #[test]
@@ -901,7 +916,7 @@ mod tests {
                     "portone.v2.webhook_url",
                     "http://127.0.0.1:8083/portone/webhook/v2",
                 ),
-                ("sandbox.v2_port", "0"),
+                ("sandbox.v2_port", "18090"),
             ],
         )
         .unwrap();
@@ -914,7 +929,7 @@ mod tests {
         assert_eq!(v2.webhook_secrets.len(), 2);
         assert!(!format!("{v2:?}").contains("whsec_AAAA"));
         assert_eq!(v2.webhook_tolerance, Duration::from_secs(120));
-        assert_eq!(s.sandbox.v2_port, 0);
+        assert_eq!(s.sandbox.v2_port, 18090);
     }
 
     #[test]

@@ -52,6 +52,7 @@ wire_enum!(
         CreatedAt = "CREATED_AT",
         TimeToPay = "TIME_TO_PAY",
         CompletedAt = "COMPLETED_AT",
+        StatusTimestamp = "STATUS_TIMESTAMP",
     }
 );
 
