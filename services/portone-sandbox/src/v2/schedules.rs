@@ -51,8 +51,10 @@ fn book(sandbox: &V2Sandbox, path: &str, input: &Value) -> http::Result<Answer> 
     if time_to_pay <= at {
         return Err(Answer::invalid("`timeToPay`: 지금 이후여야 합니다."));
     }
+    // The spec gives this route no CHANNEL_NOT_FOUND: an unknown channel is a bad request here.
     let channel_test = sandbox
-        .channel(charge_input.channel_key.clone())?
+        .channel(charge_input.channel_key.clone())
+        .map_err(|_| Answer::invalid("`payment.channelKey`: 요청된 채널이 존재하지 않습니다."))?
         .channel_type
         == portone::v2::ChannelType::Test;
     let mut state = sandbox.state();
