@@ -207,12 +207,12 @@ pub async fn close(
             let at = now();
             payment.cancelled_at = Some(at);
             payment.set_status(PaymentStatus::Cancelled, at);
-            let payment = payment.clone();
             drop(state);
             tracing::info!(payment_id = %payment_id, "V2 virtual account closed");
-            let outgoing =
-                notify::for_payment(&sandbox, &payment, "Transaction.Cancelled", None, None);
-            Ok((Answer::ok(json!({"closedAt": at})), outgoing))
+            // No webhook: `Transaction.Cancelled` always names a cancellation (the official
+            // SDKs require `cancellationId`), and a closed account has none. The caller learns
+            // of the close from this answer (docs/portone.md, "SDK vs spec").
+            Ok::<_, Answer>((Answer::ok(json!({"closedAt": at})), None::<Outgoing>))
         })();
         match result {
             Ok((answer, outgoing)) => (answer, outgoing.into_iter().collect()),
