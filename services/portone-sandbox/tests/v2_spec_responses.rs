@@ -160,15 +160,13 @@ impl Spec {
             return;
         }
         match (schema["format"].as_str(), value) {
-            (Some("date-time"), Value::String(s)) => {
-                if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                    errors.push(format!("{at}: {s} is not an RFC 3339 date-time"));
-                }
+            (Some("date-time"), Value::String(s))
+                if chrono::DateTime::parse_from_rfc3339(s).is_err() =>
+            {
+                errors.push(format!("{at}: {s} is not an RFC 3339 date-time"));
             }
-            (Some("int32"), v) => {
-                if v.as_i64().is_none_or(|n| i32::try_from(n).is_err()) {
-                    errors.push(format!("{at}: {v} is not an int32"));
-                }
+            (Some("int32"), v) if v.as_i64().is_none_or(|n| i32::try_from(n).is_err()) => {
+                errors.push(format!("{at}: {v} is not an int32"));
             }
             _ => {}
         }

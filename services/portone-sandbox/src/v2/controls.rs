@@ -233,13 +233,17 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
 
 /// `GET /__sandbox/v2/stats`.
 pub async fn stats(sandbox: web::Data<V2Sandbox>) -> HttpResponse {
-    let (payments, billing_keys, schedules, webhooks) = {
+    let (payments, billing_keys, schedules, webhooks, in_flight) = {
         let s = sandbox.state();
         (
             s.payments.len(),
             s.billing_keys.len(),
             s.schedules.len(),
             s.webhooks.len(),
+            s.keys
+                .values()
+                .filter(|k| matches!(k, super::store::KeyEntry::InFlight { .. }))
+                .count(),
         )
     };
     let c = sandbox.controls.lock();
@@ -251,6 +255,7 @@ pub async fn stats(sandbox: web::Data<V2Sandbox>) -> HttpResponse {
         "schedules": schedules,
         "webhooksSent": webhooks,
         "idempotentReplays": c.replays,
+        "keysInFlight": in_flight,
         "readsFailed": c.reads_failed,
         "answersLost": c.answers_lost,
         "noticesLost": c.notices_lost,
