@@ -60,7 +60,10 @@ async fn no_v2_secret_card_or_account_is_logged() {
         Currency::Krw,
     );
     account.notice_urls = Some(vec![format!("{}/hook", merchant.url)]);
-    client.pay_instantly("log-va", &account, &key("log")).await.unwrap();
+    client
+        .pay_instantly("log-va", &account, &key("log"))
+        .await
+        .unwrap();
     sandbox.control("/payments/log-va/deposit", json!({})).await;
     let mut refund = CancelPaymentRequest::new("환불");
     refund.refund_account = Some(RefundAccount {
@@ -90,7 +93,10 @@ async fn no_v2_secret_card_or_account_is_logged() {
     tracing::error!(error = %bad_err, error_debug = ?bad_err, client = ?bad_client, "refused as expected");
 
     let logs = logs.text();
-    assert!(logs.contains("PortOne V2 call"), "the client logged at debug");
+    assert!(
+        logs.contains("PortOne V2 call"),
+        "the client logged at debug"
+    );
     assert!(logs.contains("V2 webhook sent"), "the sandbox logged too");
     for secret in [
         "v2-secret-in-no-log",

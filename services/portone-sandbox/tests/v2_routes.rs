@@ -370,6 +370,34 @@ async fn webhooks_are_signed_sent_where_they_belong_and_lost_on_demand() {
     s.control("/webhook-version", json!({"version": "2024-04-25"}))
         .await;
 
+    // The shop's own checkout: the customer pays; a pre-registered amount is enforced.
+    let (status, _) = s
+        .call(
+            "POST",
+            "/payments/w-c/pre-register",
+            Some(r#"{"totalAmount": 7700}"#),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, refused) = s
+        .control(
+            "/payments/w-c/pay",
+            json!({"total": 7000, "noticeUrls": [hook]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    let (status, paid) = s
+        .control("/payments/w-c/pay", json!({"noticeUrls": [hook]}))
+        .await;
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(paid["payment"]["amount"]["paid"], 7700);
+    assert_eq!(paid["webhooks"][0]["status"], 200);
+    let got = merchant.wait_for(3).await;
+    assert_eq!(got[2].json()["data"]["paymentId"], "w-c");
+    let (status, _) = s.control("/payments/w-c/pay", json!({})).await;
+    assert_eq!(status, 409, "paid already");
+
     // A lost notice: the payment changes, the merchant hears nothing; then the next one arrives.
     let (status, _) = s
         .control("/faults/notices", json!({"mode": "refused", "count": 1}))
@@ -397,8 +425,8 @@ async fn webhooks_are_signed_sent_where_they_belong_and_lost_on_demand() {
         &[],
     )
     .await;
-    let got = merchant.wait_for(3).await;
-    assert_eq!(got[2].json()["data"]["paymentId"], "w-6");
+    let got = merchant.wait_for(4).await;
+    assert_eq!(got[3].json()["data"]["paymentId"], "w-6");
     assert!(got.iter().all(|h| h.json()["data"]["paymentId"] != "w-5"));
     assert!(got.iter().all(|h| h.json()["data"]["paymentId"] != "w-3"));
     assert_eq!(s.stats().await["noticesLost"], 1);

@@ -176,6 +176,7 @@ impl Controls {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stats", web::get().to(stats))
         .route("/payments", web::post().to(seed_payments))
+        .route("/payments/{paymentId}/pay", web::post().to(pay))
         .route("/payments/{paymentId}/deposit", web::post().to(deposit))
         .route("/payments/{paymentId}/tamper", web::post().to(tamper))
         .route(
@@ -268,6 +269,119 @@ pub async fn stats(sandbox: web::Data<V2Sandbox>) -> HttpResponse {
         "webhookVersion": c.version,
         "live": c.live,
     }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PayRequest {
+    /// Default: the pre-registered amount (then required when none is).
+    total: Option<i64>,
+    currency: Option<String>,
+    notice_urls: Vec<String>,
+    notice: Option<bool>,
+    order_name: Option<String>,
+}
+
+/// `POST /__sandbox/v2/payments/{paymentId}/pay` `{"total"?, "currency"?, "noticeUrls"?,
+/// "notice"?, "orderName"?}`: the customer pays in the shop's own checkout (PortOne's browser
+/// SDK): a `PAID` card payment with that paymentId and the webhook `Transaction.Paid` (to
+/// `noticeUrls`, else the console URL; none with `"notice": false`). A pre-registered amount is
+/// enforced as PortOne enforces it. 409 when the paymentId has a payment other than a failed
+/// one, or the amount is not the pre-registered one.
+pub async fn pay(
+    sandbox: web::Data<V2Sandbox>,
+    path: web::Path<String>,
+    raw: Bytes,
+) -> HttpResponse {
+    let request: PayRequest = tri!(read(&raw));
+    let (payment, outgoing) = {
+        let mut state = sandbox.state();
+        let registered = state.pre_registered.get(path.as_str()).cloned();
+        let total = match (request.total, registered.as_ref().and_then(|r| r.0)) {
+            (Some(t), _) if t > 0 => Decimal::from(t),
+            (None, Some(t)) => t,
+            _ => return refuse(StatusCode::BAD_REQUEST, "total (above 0) is needed"),
+        };
+        let currency = Currency::parse(request.currency.as_deref().unwrap_or("KRW"));
+        if let Err(e) = super::payments::check_pre_registered(&state, &path, total, &currency) {
+            return refuse(
+                StatusCode::CONFLICT,
+                e.body["message"]
+                    .as_str()
+                    .unwrap_or("pre-registered amount"),
+            );
+        }
+        if state
+            .payments
+            .get(path.as_str())
+            .is_some_and(|p| !matches!(p.status, PaymentStatus::Failed | PaymentStatus::Ready))
+        {
+            return refuse(StatusCode::CONFLICT, "the paymentId has a payment already");
+        }
+        let channel = match sandbox.channel(None) {
+            Ok(c) => c,
+            Err(_) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, "no channel"),
+        };
+        let at = now();
+        let seq = state.next_seq();
+        let mut payment = StoredPayment {
+            id: path.to_string(),
+            transaction_id: random_id("tx-"),
+            status: PaymentStatus::Ready,
+            method: Some(PaymentMethod::Card(PaymentMethodCard {
+                card: Some(portone::v2::Card {
+                    number: Some("536510******4455".into()),
+                    brand: Some("MASTER".into()),
+                    ..Default::default()
+                }),
+                approval_number: Some(super::store::random_digits(8)),
+                installment: None,
+                point_used: Some(false),
+            })),
+            channel,
+            billing_key: None,
+            schedule_id: None,
+            requested_at: at,
+            updated_at: at,
+            status_changed_at: at,
+            paid_at: Some(at),
+            cancelled_at: None,
+            failed_at: None,
+            order_name: request.order_name.unwrap_or_else(|| "checkout".into()),
+            total,
+            tax_free: Decimal::ZERO,
+            vat: None,
+            cancelled: Decimal::ZERO,
+            cancelled_tax_free: Decimal::ZERO,
+            currency,
+            customer: Default::default(),
+            custom_data: None,
+            notice_urls: request.notice_urls,
+            cancellations: Vec::new(),
+            failure: None,
+            webhooks: Vec::new(),
+            pg_tx_id: Some(random_id("pg-")),
+            seq,
+        };
+        payment.set_status(PaymentStatus::Paid, at);
+        state.payments.insert(payment.id.clone(), payment.clone());
+        drop(state);
+        let outgoing = (request.notice != Some(false))
+            .then(|| notify::for_payment(&sandbox, &payment, "Transaction.Paid", None, None))
+            .flatten();
+        (payment, outgoing)
+    };
+    tracing::info!(payment_id = %payment.id, "V2 checkout payment made");
+    let sent = match outgoing {
+        Some(o) => notify::send(&sandbox, o).await,
+        None => Vec::new(),
+    };
+    let current = sandbox
+        .state()
+        .payments
+        .get(&payment.id)
+        .map(|p| render(&sandbox, p));
+    HttpResponse::Ok().json(json!({"payment": current, "webhooks": sent}))
 }
 
 #[derive(Debug, Default, Deserialize)]
