@@ -70,7 +70,7 @@ pub async fn spawn_with(v2: V2Options) -> V2Sandbox {
 pub fn key(name: &str) -> IdempotencyKey {
     static N: AtomicU64 = AtomicU64::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    IdempotencyKey::parse(&format!("{name}-{}-{n:06}", std::process::id())).expect("a valid key")
+    IdempotencyKey::parse(&format!("{name}-{:07}-{n:08}", std::process::id())).expect("a valid key")
 }
 
 impl V2Sandbox {
