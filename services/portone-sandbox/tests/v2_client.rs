@@ -731,3 +731,37 @@ async fn secret_keys_store_unknown_types_and_retries() {
         "one payment, not two"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_of_a_list_is_read() {
+    let sandbox = v2_support::spawn().await;
+    let base = Utc::now() - Days::hours(2);
+    let payments: Vec<serde_json::Value> = (0..250)
+        .map(|i| json!({"paymentId": format!("page-{i:03}"), "total": 100 + i, "statusChangedAt": base + Days::seconds(i)}))
+        .collect();
+    let (status, _) = sandbox
+        .control("/payments", json!({"payments": payments}))
+        .await;
+    assert_eq!(status, 200);
+    let all = sandbox
+        .client()
+        .list_all_payments(&PaymentFilter {
+            timestamp_type: Some(TimestampType::StatusChangedAt),
+            from: Some(base),
+            until: Some(base + Days::minutes(10)),
+            sort_by: Some(PaymentSortBy::StatusChangedAt),
+            sort_order: Some(SortOrder::Asc),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<String> = all.iter().map(|p| p.id().to_owned()).collect();
+    let expected: Vec<String> = (0..250).map(|i| format!("page-{i:03}")).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(all[249].amount().total, won(349));
+    assert_eq!(
+        sandbox.calls("GET /payments").await,
+        3,
+        "pages of 100: 100, 100, 50"
+    );
+}

@@ -22,6 +22,9 @@ pub const PRODUCTION_BASE_URL: &str = "https://api.portone.io";
 const RETRY_DELAY: Duration = Duration::from_millis(100);
 /// The page size [`V2Client::list_all_payments`] asks for.
 pub const LIST_PAGE_SIZE: i32 = 100;
+/// The most items PortOne pages through for one query (`(number + 1) * size` ≤ 60,000): a sweep
+/// window holding more must be split.
+pub const MAX_LIST_ITEMS: i32 = 60_000;
 
 /// How to reach PortOne V2. `Debug` masks `api_secret`.
 #[derive(Debug, Clone)]
@@ -172,8 +175,9 @@ impl V2Client {
     }
 
     /// Every page of [`list_payments`](Self::list_payments) for `filter`, from page 0 until a
-    /// page comes back short. Payments that change while the pages are read may move between
-    /// pages: a sweep should overlap its windows.
+    /// page comes back short (at most [`MAX_LIST_ITEMS`]). Payments that change while the pages
+    /// are read may move between pages: a sweep should overlap its windows, and sort by
+    /// `STATUS_CHANGED_AT` ascending so that a change moves a payment to the end.
     pub async fn list_all_payments(&self, filter: &PaymentFilter) -> Result<Vec<Payment>, V2Error> {
         let mut all = Vec::new();
         let mut number = 0;
@@ -188,9 +192,10 @@ impl V2Client {
             let page = self.list_payments(&request).await?;
             let got = page.items.len();
             all.extend(page.items);
-            // A short page is the last; `totalCount` bounds it too, should a server answer
-            // full pages forever.
-            if got < LIST_PAGE_SIZE as usize || all.len() >= page.page.total_count.max(0) as usize {
+            // A short page is the last. `totalCount` is not relied on: the spec's wording ("the
+            // number of objects returned") leaves open whether it counts the page or the query.
+            // PortOne serves at most (number + 1) * size = 60,000 items of one query.
+            if got < LIST_PAGE_SIZE as usize || (number + 1) * LIST_PAGE_SIZE >= MAX_LIST_ITEMS {
                 return Ok(all);
             }
             number += 1;

@@ -23,7 +23,7 @@ mod types;
 pub mod webhook;
 mod wire;
 
-pub use client::{V2Client, V2Config, LIST_PAGE_SIZE, PRODUCTION_BASE_URL};
+pub use client::{V2Client, V2Config, LIST_PAGE_SIZE, MAX_LIST_ITEMS, PRODUCTION_BASE_URL};
 pub use error::{ApiError, ErrorBody, ErrorType, V2Error};
 pub use idempotency::{IdempotencyKey, InvalidIdempotencyKey};
 pub use requests::*;
