@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python venv the OpenAPI conformance tests run their tools from:
-# schemathesis, openapi-spec-validator and openapi-python-client, and PortOne's official client
-# iamport-rest-client, pinned so CI is repeatable.
+# schemathesis, openapi-spec-validator and openapi-python-client, and PortOne's official V1 client
+# iamport-rest-client and V2 SDK portone-server-sdk, pinned so CI is repeatable.
 # It lives in the cargo target directory (${CARGO_TARGET_DIR:-target}/python-venv), where the
 # tests look for it. Used by .ci/run before `cargo test --workspace`, and by the tests themselves
 # (crates/testkit/src/python.rs) when it is missing.
@@ -17,6 +17,8 @@ requirements=(
   "openapi-python-client==0.29.1"
   # PortOne's official V1 client, driven against portone-sandbox (portone-sandbox/tests/official_client.rs).
   "iamport-rest-client==0.9.0"
+  # PortOne's official V2 server SDK, the same against the sandbox's V2 listener (tests/official_sdk.rs).
+  "portone-server-sdk==0.21.0"
 )
 stamp="$venv/.requirements"
 # pyenv shims exist for versions that are not installed: take the first that runs.

@@ -112,6 +112,7 @@ pub struct Settings {
     pub shop: ShopSettings,
     pub log: LogSettings,
     pub retention: RetentionSettings,
+    pub sandbox: SandboxSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +183,49 @@ pub struct PortoneSettings {
     pub webhook_allowed_ips: Vec<IpNet>,
     /// The proxies whose `X-Forwarded-For` is believed on those routes.
     pub trusted_proxies: Vec<IpNet>,
+    /// `portone.api`: which API the gateway starts new payments with (docs/portone.md, "V2").
+    pub api: PortoneApi,
+    pub v2: PortoneV2Settings,
+}
+
+/// `portone.api`: `v1` (the default) or `v2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortoneApi {
+    V1,
+    V2,
+}
+
+impl PortoneApi {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PortoneApi::V1 => "v1",
+            PortoneApi::V2 => "v2",
+        }
+    }
+}
+
+/// `portone.v2.*`: PortOne's V2 API (`api.portone.io`). The webhook secrets stay text here: the
+/// `portone` crate parses them (`whsec_` prefix optional, base64), so a bad one is refused where
+/// it is used, at start-up.
+#[derive(Debug, Clone)]
+pub struct PortoneV2Settings {
+    pub api_secret: Option<Secret<String>>,
+    pub base_url: String,
+    pub store_id: Option<String>,
+    pub channel_key: Option<String>,
+    /// PortOne keeps two active while one is rotated; any of them may have signed a webhook.
+    pub webhook_secrets: Vec<Secret<String>>,
+    pub webhook_tolerance: Duration,
+    /// portone-sandbox only: where it sends a V2 webhook when the payment has no `noticeUrls`
+    /// (the console's webhook URL).
+    pub webhook_url: Option<String>,
+}
+
+/// `sandbox.*`: portone-sandbox's own settings.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// The V2 API's listener (api.portone.io's paths sit at the root, so it needs its own port).
+    pub v2_port: u16,
 }
 
 /// `portone.reconcile.*` (design §2, §5): when payments the gateway started are re-read at
@@ -247,6 +291,7 @@ struct Raw {
     shop: RawShop,
     log: RawLog,
     retention: RawRetention,
+    sandbox: RawSandbox,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +349,23 @@ struct RawPortone {
     webhook_allowed_ips: Vec<String>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    api: String,
+    v2: RawPortoneV2,
+}
+#[derive(Debug, Deserialize)]
+struct RawPortoneV2 {
+    api_secret: Option<String>,
+    base_url: String,
+    store_id: Option<String>,
+    channel_key: Option<String>,
+    #[serde(default)]
+    webhook_secrets: Vec<String>,
+    webhook_tolerance: String,
+    webhook_url: Option<String>,
+}
+#[derive(Debug, Deserialize)]
+struct RawSandbox {
+    v2_port: u16,
 }
 #[derive(Debug, Deserialize)]
 struct RawReconcile {
@@ -359,6 +421,7 @@ const LIST_KEYS: &[&str] = &[
     "bankda.trusted_proxies",
     "portone.webhook_allowed_ips",
     "portone.trusted_proxies",
+    "portone.v2.webhook_secrets",
 ];
 
 impl Settings {
@@ -399,10 +462,14 @@ impl Settings {
         service: Service,
         overrides: &[(&str, &str)],
     ) -> Result<Settings, ConfigError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(
-            BUILT_IN_DEFAULTS,
-            config::FileFormat::Toml,
-        ));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(
+                BUILT_IN_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            // A test never binds a fixed port by surprise: portone-sandbox's V2 listener (which
+            // every in-process sandbox opens) takes any free port unless the test names one.
+            .set_override("sandbox.v2_port", 0)?;
         for (key, value) in overrides {
             builder = if LIST_KEYS.contains(key) {
                 let list: Vec<String> = value
@@ -582,6 +649,17 @@ impl Settings {
                     "portone.trusted_proxies",
                     &raw.portone.trusted_proxies,
                 )?,
+                api: match raw.portone.api.trim() {
+                    "v1" => PortoneApi::V1,
+                    "v2" => PortoneApi::V2,
+                    other => {
+                        return Err(ConfigError::invalid(
+                            "portone.api",
+                            format!("'{other}' is not v1 or v2"),
+                        ))
+                    }
+                },
+                v2: parse_portone_v2(raw.portone.v2)?,
             },
             orders: OrderSettings {
                 default_deposit_deadline: parse_duration(
@@ -607,6 +685,9 @@ impl Settings {
             },
             log: LogSettings { level, json },
             retention: parse_retention(&raw.retention)?,
+            sandbox: SandboxSettings {
+                v2_port: raw.sandbox.v2_port,
+            },
         })
     }
 
@@ -650,6 +731,40 @@ impl Settings {
             ] {
                 if missing {
                     return Err(ConfigError::invalid(key, "production needs it set"));
+                }
+            }
+            if self.portone.api == PortoneApi::V2 {
+                for (key, missing) in [
+                    (
+                        "portone.v2.api_secret",
+                        self.portone.v2.api_secret.is_none(),
+                    ),
+                    (
+                        "portone.v2.channel_key",
+                        self.portone.v2.channel_key.is_none(),
+                    ),
+                    (
+                        "portone.v2.webhook_secrets",
+                        self.portone.v2.webhook_secrets.is_empty(),
+                    ),
+                ] {
+                    if missing {
+                        return Err(ConfigError::invalid(
+                            key,
+                            "production needs it set when portone.api is v2",
+                        ));
+                    }
+                }
+            }
+            if let Some(secret) = &self.portone.v2.api_secret {
+                if SHIPPED_CONFIG
+                    .iter()
+                    .any(|file| file.contains(secret.expose().as_str()))
+                {
+                    return Err(ConfigError::invalid(
+                        "portone.v2.api_secret",
+                        "the value appears in a shipped config file",
+                    ));
                 }
             }
             if let Some(secret) = &self.portone.imp_secret {
@@ -715,6 +830,34 @@ fn parse_retention(raw: &RawRetention) -> Result<RetentionSettings, ConfigError>
         inbox: positive("retention.inbox", &raw.inbox)?,
         audit: positive("retention.audit", &raw.audit)?,
         purge_every: positive("retention.purge_every", &raw.purge_every)?,
+    })
+}
+
+fn parse_portone_v2(raw: RawPortoneV2) -> Result<PortoneV2Settings, ConfigError> {
+    let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let webhook_tolerance = parse_duration("portone.v2.webhook_tolerance", &raw.webhook_tolerance)?;
+    if webhook_tolerance.is_zero() {
+        return Err(ConfigError::invalid(
+            "portone.v2.webhook_tolerance",
+            "must be longer than 0",
+        ));
+    }
+    Ok(PortoneV2Settings {
+        api_secret: none_if_blank(raw.api_secret).map(Secret::new),
+        base_url: parse_url("portone.v2.base_url", &raw.base_url, &["http", "https"])?,
+        store_id: none_if_blank(raw.store_id),
+        channel_key: none_if_blank(raw.channel_key),
+        webhook_secrets: raw
+            .webhook_secrets
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+            .collect(),
+        webhook_tolerance,
+        webhook_url: none_if_blank(raw.webhook_url)
+            .map(|u| parse_url("portone.v2.webhook_url", &u, &["http", "https"]))
+            .transpose()?,
     })
 }
 
@@ -851,6 +994,55 @@ mod tests {
             (s.http.port, s.amqp.queue.as_str()),
             (8083, "portone-gateway.events")
         );
+        let v2 = &s.portone.v2;
+        assert_eq!(s.portone.api, PortoneApi::V1);
+        assert_eq!(v2.base_url, "https://api.portone.io");
+        assert!(v2.api_secret.is_none() && v2.store_id.is_none() && v2.channel_key.is_none());
+        assert!(v2.webhook_secrets.is_empty() && v2.webhook_url.is_none());
+        assert_eq!(v2.webhook_tolerance, Duration::from_secs(300));
+        // Tests get a free port; the built-in default is the design's.
+        assert_eq!(s.sandbox.v2_port, 0);
+        let built_in: Raw = config::Config::builder()
+            .add_source(config::File::from_str(
+                BUILT_IN_DEFAULTS,
+                config::FileFormat::Toml,
+            ))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(built_in.sandbox.v2_port, 8090);
+    }
+
+    #[test]
+    fn portone_v2_keys() {
+        let s = Settings::for_tests(
+            Service::PortoneGateway,
+            &[
+                ("portone.api", "v2"),
+                ("portone.v2.api_secret", "v2-secret"),
+                ("portone.v2.base_url", "http://127.0.0.1:8090/"),
+                ("portone.v2.store_id", "store-1"),
+                ("portone.v2.webhook_secrets", "whsec_AAAA,BBBB"),
+                ("portone.v2.webhook_tolerance", "2m"),
+                (
+                    "portone.v2.webhook_url",
+                    "http://127.0.0.1:8083/portone/webhook/v2",
+                ),
+                ("sandbox.v2_port", "18090"),
+            ],
+        )
+        .unwrap();
+        let v2 = &s.portone.v2;
+        assert_eq!(s.portone.api, PortoneApi::V2);
+        assert_eq!(v2.api_secret.as_ref().unwrap().expose(), "v2-secret");
+        assert!(!format!("{v2:?}").contains("v2-secret"));
+        assert_eq!(v2.base_url, "http://127.0.0.1:8090");
+        assert_eq!(v2.store_id.as_deref(), Some("store-1"));
+        assert_eq!(v2.webhook_secrets.len(), 2);
+        assert!(!format!("{v2:?}").contains("whsec_AAAA"));
+        assert_eq!(v2.webhook_tolerance, Duration::from_secs(120));
+        assert_eq!(s.sandbox.v2_port, 18090);
     }
 
     #[test]
@@ -889,6 +1081,15 @@ mod tests {
             ("retention.audit", "5 years", "retention.audit"),
             ("retention.purge_every", "soon", "retention.purge_every"),
             ("amqp.tls_ca_file", "/etc/ca.pem", "amqp.tls_ca_file"),
+            ("portone.api", "v3", "portone.api"),
+            ("portone.v2.base_url", "ftp://x", "portone.v2.base_url"),
+            (
+                "portone.v2.webhook_tolerance",
+                "0s",
+                "portone.v2.webhook_tolerance",
+            ),
+            ("portone.v2.webhook_url", "nope", "portone.v2.webhook_url"),
+            ("sandbox.v2_port", "70000", "sandbox.v2_port"),
         ];
         for (key, value, named) in cases {
             let err = Settings::for_tests(Service::OrderQuery, &[(key, value)])
@@ -1102,5 +1303,27 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("portone.imp_key"), "{err}");
+        let v1 = [
+            ("api.tokens", "a-long-private-production-token"),
+            ("portone.imp_key", "key"),
+            ("portone.imp_secret", "a-private-v1-secret"),
+            ("portone.channel_key", "channel"),
+        ];
+        let mut v2 = v1.to_vec();
+        v2.push(("portone.api", "v2"));
+        let err = production(Service::PortoneGateway, &v2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("portone.v2.api_secret"), "{err}");
+        v2.extend([
+            ("portone.v2.api_secret", "a-private-v2-secret"),
+            ("portone.v2.channel_key", "channel-v2"),
+        ]);
+        let err = production(Service::PortoneGateway, &v2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("portone.v2.webhook_secrets"), "{err}");
+        v2.push(("portone.v2.webhook_secrets", "whsec_c2VjcmV0"));
+        assert!(production(Service::PortoneGateway, &v2).is_ok());
     }
 }

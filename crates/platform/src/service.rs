@@ -35,6 +35,8 @@ pub async fn grace_expired(shutdown: &CancellationToken) {
 /// A service that is built and listening. Tests start one on port 0 and read the port here.
 pub struct Running {
     port: u16,
+    /// Further listeners of the service (portone-sandbox's V2 API), by name.
+    ports: Vec<(&'static str, u16)>,
     server: Server,
     /// `/metrics` on its own listener (`http.metrics_port`), when it has one.
     metrics: Option<(u16, Server)>,
@@ -56,6 +58,7 @@ impl Running {
         crate::http::stop_on_cancel(server.handle(), shutdown.clone());
         Self {
             port,
+            ports: Vec::new(),
             server,
             metrics: None,
             shutdown,
@@ -84,6 +87,17 @@ impl Running {
     /// The port `/metrics` listens on when `http.metrics_port` is set (the bound one, for port 0).
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
+    /// Names the port of a further listener, whose server runs as one of the background tasks.
+    pub fn with_port(mut self, name: &'static str, port: u16) -> Self {
+        self.ports.push((name, port));
+        self
+    }
+
+    /// The port of a further listener named by [`with_port`](Self::with_port).
+    pub fn named_port(&self, name: &str) -> Option<u16> {
+        self.ports.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
     }
 
     /// Cancel it to stop the server and every background task.

@@ -1,4 +1,6 @@
-//! A client for PortOne's V1 REST API (`https://api.iamport.kr`), limited to what paybridge uses:
+//! Clients for PortOne's V1 REST API (this module's root) and V2 REST API ([`v2`]).
+//!
+//! The V1 client, for PortOne's V1 REST API (`https://api.iamport.kr`), limited to what paybridge uses:
 //! access tokens, convenience-store barcodes (`/cvs`), payment look-ups and billing keys.
 //!
 //! Names and types follow PortOne's official V1 OpenAPI (Swagger 2.0) document: unix times are
@@ -25,6 +27,7 @@ mod limit;
 pub mod subscribe;
 mod token;
 pub mod types;
+pub mod v2;
 pub mod vbank;
 pub mod webhook;
 mod wire_enum;

@@ -20,6 +20,7 @@ pub mod refunds;
 pub mod startup;
 pub mod state;
 pub mod subscribe;
+pub mod v2;
 pub mod vbanks;
 
 pub use state::{Sandbox, SandboxOptions, DEFAULT_IMP_KEY, DEFAULT_IMP_SECRET};

@@ -29,10 +29,12 @@ impl Application {
         settings: Settings,
         options: SandboxOptions,
     ) -> anyhow::Result<Running> {
+        let v2_options = options.v2.clone();
         let sandbox = web::Data::new(Sandbox::new(options)?);
         let metrics = web::Data::new(Metrics::new("portone-sandbox"));
         // No database, no broker: always ready.
         let readiness = web::Data::new(Readiness::new(None, Vec::new(), &metrics));
+        let v2_metrics = metrics.clone();
         let shutdown = CancellationToken::new();
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
@@ -175,7 +177,10 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "portone-sandbox listening");
-        Ok(Running::new(port, server, shutdown, vec![scheduler]))
+        // PortOne V2 on a listener of its own (`sandbox.v2_port`): see crate::v2.
+        let (v2_port, v2) =
+            crate::v2::serve(&settings, v2_options, v2_metrics, shutdown.child_token())?;
+        Ok(Running::new(port, server, shutdown, vec![scheduler, v2]).with_port("v2", v2_port))
     }
 }
 

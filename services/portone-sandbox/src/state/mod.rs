@@ -33,6 +33,8 @@ pub struct SandboxOptions {
     pub outbound_timeout: Duration,
     /// Validity of a barcode issued without `expired_at`.
     pub default_cvs_validity: Duration,
+    /// The V2 API, on its own listener (`crate::v2`).
+    pub v2: crate::v2::V2Options,
 }
 
 impl Default for SandboxOptions {
@@ -46,6 +48,7 @@ impl Default for SandboxOptions {
             extension: Duration::from_secs(5 * 60),
             outbound_timeout: Duration::from_secs(10),
             default_cvs_validity: Duration::from_secs(7 * 86400),
+            v2: Default::default(),
         }
     }
 }
@@ -68,6 +71,7 @@ impl SandboxOptions {
                 .unwrap_or(defaults.imp_secret.clone()),
             channel_key: settings.portone.channel_key.clone(),
             outbound_timeout: settings.portone.timeout,
+            v2: crate::v2::V2Options::from_settings(settings),
             ..defaults
         }
     }
