@@ -7,7 +7,9 @@
 #   kubectl kustomize             every overlay under deploy/overlays/ renders
 #   kubernetes-validate --strict  every rendered object against Kubernetes $K8S_VERSION; a warning
 #                                 (e.g. an unknown kind) counts as a finding
-#   check-manifests.py            what a schema cannot say: probes, security, replicas, secrets...
+#   check-manifests.py            what a schema cannot say: probes, security, replicas, secrets,
+#                                 network policies, the metrics port, RabbitMQ users' rights; and
+#                                 that it fails on a planted namespace-wide policy
 #   docker-compose config -q      Debian's docker-compose 1.29.2
 #   check-jsonschema              docker-compose.yml against the compose-spec schema
 #   yamllint                      every YAML file (.yamllint.yaml)
@@ -109,6 +111,9 @@ for overlay in deploy/overlays/*/; do
   fi
 done
 check "check-manifests (${rendered[*]})" "$V/python" scripts/check-manifests.py "${rendered[@]}"
+# The rule against a whole namespace on a service port can fail: a planted policy makes it.
+check "check-manifests finds a planted namespace-wide policy" \
+  "$V/python" scripts/check-manifests.py --plant-whole-namespace "$OUT/production.yaml"
 
 echo "== docker compose"
 check "docker-compose $COMPOSE_VERSION config -q" docker-compose -f docker-compose.yml config -q

@@ -84,7 +84,32 @@ impl EventType {
     pub fn parse(s: &str) -> Option<EventType> {
         EventType::ALL.into_iter().find(|t| t.as_str() == s)
     }
+
+    /// The one service that publishes this type (the table of events in the README): a
+    /// consumer dead-letters an event of this type from anyone else (`unexpected_producer`).
+    pub fn producer(&self) -> &'static str {
+        match self {
+            EventType::OrderCreated
+            | EventType::OrderCancelled
+            | EventType::OrderExpired
+            | EventType::OrderPaid
+            | EventType::OrderOverpaid => ORDER_QUERY,
+            EventType::DepositConfirmed | EventType::DepositRefused => DEPOSIT_CONFIRMATION,
+            EventType::PaymentCvsIssued
+            | EventType::PaymentCvsVoided
+            | EventType::PaymentPaid
+            | EventType::PaymentCancelled
+            | EventType::PaymentFoundByReconciliation
+            | EventType::PaymentVbankIssued
+            | EventType::PaymentVbankVoided => PORTONE_GATEWAY,
+        }
+    }
 }
+
+/// The producers' names, as they sign the envelope's `producer`.
+pub const ORDER_QUERY: &str = "order-query";
+pub const DEPOSIT_CONFIRMATION: &str = "deposit-confirmation";
+pub const PORTONE_GATEWAY: &str = "portone-gateway";
 
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -373,6 +398,27 @@ mod tests {
         let raw: RawEnvelope = serde_json::from_str(&text).unwrap();
         assert_eq!(raw.event_type, T::TYPE);
         Event::decode(&raw).expect("decodes as its announced type");
+    }
+
+    #[test]
+    fn each_type_has_the_producer_the_event_table_names() {
+        let by_producer = |p: &str| -> Vec<&str> {
+            EventType::ALL
+                .iter()
+                .filter(|t| t.producer() == p)
+                .map(|t| t.as_str())
+                .collect()
+        };
+        let order_query = by_producer(ORDER_QUERY);
+        assert!(order_query.iter().all(|t| t.starts_with("order.")));
+        assert_eq!(order_query.len(), 5);
+        assert_eq!(
+            by_producer(DEPOSIT_CONFIRMATION),
+            ["deposit.confirmed", "deposit.refused"]
+        );
+        let gateway = by_producer(PORTONE_GATEWAY);
+        assert!(gateway.iter().all(|t| t.starts_with("payment.")));
+        assert_eq!(order_query.len() + 2 + gateway.len(), EventType::ALL.len());
     }
 
     #[test]

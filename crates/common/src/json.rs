@@ -22,7 +22,7 @@ pub enum StrictJsonError {
     #[error("the body is not valid JSON: {0}")]
     Malformed(String),
     /// Valid syntax, but an object names the same key twice.
-    #[error("the body names the key '{0}' twice in one object")]
+    #[error("the body names {} twice in one object", key_for_message(.0))]
     DuplicateKey(String),
     /// Valid JSON, but a string (or a key) holds NUL, which no stored text can.
     #[error("{0}")]
@@ -31,10 +31,28 @@ pub enum StrictJsonError {
 
 /// Text holding U+0000.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("text must not contain NUL (U+0000): '{field}' does")]
+#[error("text must not contain NUL (U+0000): {} does", key_for_message(.field))]
 pub struct NulInText {
     /// The field (or key) that holds it.
     pub field: String,
+}
+
+/// A key a caller sent, as an error message may show it: quoted when it looks like a field name
+/// (1–32 ASCII letters, digits and `_`, not starting with a digit, at most 4 digits), else only
+/// "a key". A key is caller's text like any value: one that is a card number or an e-mail address
+/// must not come back in an answer or go into a log.
+pub fn key_for_message(key: &str) -> String {
+    let field_like = (1..=32).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !key.as_bytes()[0].is_ascii_digit()
+        && key.bytes().filter(u8::is_ascii_digit).count() <= 4;
+    if field_like {
+        format!("'{key}'")
+    } else if key.is_empty() {
+        "a value".to_owned()
+    } else {
+        "a key".to_owned()
+    }
 }
 
 /// Form fields, query pairs: `Err` naming the first key or value that holds NUL.
@@ -172,6 +190,25 @@ mod tests {
         ));
         // Equal keys in different objects are fine.
         assert!(check(br#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn keys_that_may_be_values_are_not_shown() {
+        assert_eq!(key_for_message("merchant_uid"), "'merchant_uid'");
+        assert_eq!(key_for_message("item2"), "'item2'");
+        for hidden in [
+            "4111111111111111",
+            "card4111111111111111",
+            "kim@example.com",
+            "010-1234-5678",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(key_for_message(hidden), "a key", "{hidden}");
+        }
+        let err = check(br#"{"kim@example.com":1,"kim@example.com":2}"#).unwrap_err();
+        assert_eq!(err.to_string(), "the body names a key twice in one object");
+        let err = check(br#"{"4111111111111111":"\u0000"}"#).unwrap_err();
+        assert!(!err.to_string().contains("4111"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum MoneyError {
     TooPrecise,
     #[error("amount is larger than 9999999999.99")]
     TooLarge,
+    #[error("amount must be whole won: KRW has no minor unit")]
+    FractionalWon,
 }
 
 impl Money {
@@ -47,6 +49,18 @@ impl Money {
 
     pub fn from_won(won: u32) -> Self {
         Money::new(Decimal::from(won)).expect("u32 won always fits")
+    }
+
+    /// The amount when it is whole won, else [`MoneyError::FractionalWon`]. KRW has no minor
+    /// unit: PortOne takes whole won only, and a bank transfer of 30000.50 cannot be made, so an
+    /// order, refund or manual deposit of a fractional amount could never be paid or matched.
+    /// `30000.00` is whole (Bankda's wire writes every amount so).
+    pub fn whole_won(self) -> Result<Money, MoneyError> {
+        if self.0.fract().is_zero() {
+            Ok(self)
+        } else {
+            Err(MoneyError::FractionalWon)
+        }
     }
 
     pub fn amount(&self) -> Decimal {
@@ -159,6 +173,28 @@ mod tests {
             "1.230".parse::<Money>().is_ok(),
             "trailing zeros are not extra precision"
         );
+    }
+
+    #[test]
+    fn won_is_whole() {
+        for whole in ["30000", "30000.00", "30000.0", "0"] {
+            let m: Money = whole.parse().unwrap();
+            assert_eq!(m.whole_won(), Ok(m), "{whole}");
+        }
+        assert_eq!(
+            Money::from_won(30000)
+                .whole_won()
+                .unwrap()
+                .to_bankda_string(),
+            "30000.00"
+        );
+        for fractional in ["30000.5", "0.01", "9999999999.99"] {
+            assert_eq!(
+                fractional.parse::<Money>().unwrap().whole_won(),
+                Err(MoneyError::FractionalWon),
+                "{fractional}"
+            );
+        }
     }
 
     #[test]

@@ -116,7 +116,8 @@ impl fmt::Display for OrderStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown value '{0}'")]
+/// Never shows the text it was given: it is the caller's (see `json::key_for_message`).
+#[error("not one of the known values")]
 pub struct UnknownVariant(pub String);
 
 impl FromStr for OrderStatus {

@@ -139,18 +139,35 @@ pub async fn declare_exchange(channel: &Channel, exchange: &str) -> Result<(), B
 }
 
 /// A service's queue: a quorum queue with an explicit delivery limit and a dead-letter exchange
-/// feeding `<queue>.dlq`, so RabbitMQ 3.x and 4.x treat a message that keeps failing alike.
+/// feeding `<queue>.dlq`, so RabbitMQ 3.x and 4.x treat a message that keeps failing alike; and
+/// the service's own replay exchange `<service>.replay`, through which `dlq replay` puts an
+/// event back on this queue (nothing is ever published to the default exchange, so no user
+/// needs rights on it).
 pub struct QueueTopology<'a> {
     pub exchange: &'a str,
+    /// The service's name: its replay exchange is `<service>.replay`.
+    pub service: &'a str,
     pub queue: &'a str,
     pub routing_keys: &'a [&'a str],
     pub delivery_limit: u32,
     pub expires: Option<Duration>,
 }
 
+/// `<service>.replay`: a direct exchange to which each of the service's queues is bound under its
+/// own name, so a replay reaches the one queue it names (several queues of one service, as tests
+/// run them, never see each other's replays).
+pub fn replay_exchange(service: &str) -> String {
+    format!("{service}.replay")
+}
+
+/// `<queue>.dlx`: the fanout exchange that feeds `<queue>.dlq`.
+pub fn dead_letter_exchange(queue: &str) -> String {
+    format!("{queue}.dlx")
+}
+
 impl QueueTopology<'_> {
     pub fn dead_letter_exchange(&self) -> String {
-        format!("{}.dlx", self.queue)
+        dead_letter_exchange(self.queue)
     }
     pub fn dead_letter_queue(&self) -> String {
         format!("{}.dlq", self.queue)
@@ -229,6 +246,27 @@ impl QueueTopology<'_> {
                     ..Default::default()
                 },
                 args,
+            )
+            .await?;
+        let replay = replay_exchange(self.service);
+        channel
+            .exchange_declare(
+                replay.clone().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                self.queue.to_owned().into(),
+                replay.into(),
+                self.queue.to_owned().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
             )
             .await?;
         for key in self.routing_keys {

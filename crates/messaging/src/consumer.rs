@@ -5,7 +5,10 @@
 //! goes out only after the commit, so a crash in between means a redelivery, never a loss.
 //!
 //! A message that can never be applied (not an event, an unknown or malformed payload, a handler
-//! that refuses it) is rejected without requeue and lands in `<queue>.dlq`. A database outage is
+//! that refuses it) is rejected without requeue and lands in `<queue>.dlq`. An event whose
+//! `producer` is not the one service that publishes its type (`EventType::producer`) is put in
+//! `<queue>.dlq` by the consumer itself, marked `unexpected_producer` (see [`crate::dlq`]): a
+//! service that can publish to the events exchange must not be able to speak for another. A database outage is
 //! waited out with backoff, holding the message: it must not push good events into the DLQ. Any
 //! other failure is requeued; the quorum queue's delivery limit then dead-letters a message that
 //! keeps failing (or keeps crashing the process).
@@ -17,10 +20,12 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
+use lapin::options::ConfirmSelectOptions;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::Channel;
 use platform::backoff::Backoff;
 use platform::db::{PgPool, StorageError};
 use platform::http::ComponentHealth;
@@ -198,6 +203,7 @@ impl Consumer {
         let gauge = tokio::spawn(crate::dlq::watch(
             crate::dlq::DlqTarget {
                 amqp: self.config.amqp.clone(),
+                service: self.config.service.clone(),
                 queue: self.config.queue.clone(),
                 // The gauge only counts; it never replays.
                 inbox_retention: Duration::MAX,
@@ -245,6 +251,11 @@ impl Consumer {
             _ = shutdown.cancelled() => return Ok(()),
         };
         let channel = connection.create_channel().await?;
+        // Where the consumer dead-letters an event itself, with publisher confirms.
+        let dead_letters = connection.create_channel().await?;
+        dead_letters
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         // Per-consumer prefetch (global=false): global prefetch means something else on quorum queues.
         channel
             .basic_qos(self.config.prefetch, BasicQosOptions { global: false })
@@ -257,6 +268,7 @@ impl Consumer {
             .collect();
         QueueTopology {
             exchange: &self.config.exchange,
+            service: &self.config.service,
             queue: &self.config.queue,
             routing_keys: &keys,
             delivery_limit: self.config.delivery_limit,
@@ -295,7 +307,7 @@ impl Consumer {
                                 None => break,
                             }
                         }
-                        self.process_batch(batch, shutdown).await;
+                        self.process_batch(batch, &dead_letters, shutdown).await;
                         if let Some(e) = stream_end {
                             break Err(e);
                         }
@@ -312,22 +324,28 @@ impl Consumer {
 
     /// Applies a batch in one transaction, each event under its own savepoint so that one refused
     /// event does not undo the others. If the database fails, each delivery is retried alone.
-    async fn process_batch(&self, batch: Vec<Delivery>, shutdown: &CancellationToken) {
+    async fn process_batch(
+        &self,
+        batch: Vec<Delivery>,
+        dead_letters: &Channel,
+        shutdown: &CancellationToken,
+    ) {
         if batch.len() == 1 {
             let delivery = batch.into_iter().next().expect("one delivery");
-            return self.process(delivery, shutdown).await;
+            return self.process(delivery, dead_letters, shutdown).await;
         }
         let mut decoded = Vec::with_capacity(batch.len());
         for delivery in batch {
             match serde_json::from_slice::<RawEnvelope>(&delivery.data)
                 .map_err(|e| e.to_string())
                 .and_then(|env| {
+                    unexpected_producer(&env).map_or(Ok(()), Err)?;
                     let event = Event::decode(&env).map_err(|e| e.to_string())?;
                     Ok((env, event))
                 }) {
                 Ok((env, event)) => decoded.push((delivery, env, event)),
                 // Poison: let the one-by-one path log and dead-letter it.
-                Err(_) => self.process(delivery, shutdown).await,
+                Err(_) => self.process(delivery, dead_letters, shutdown).await,
             }
         }
         if decoded.is_empty() {
@@ -380,7 +398,7 @@ impl Consumer {
             Err(e) => {
                 tracing::warn!(error = %e, size = decoded.len(), "batch could not be applied; applying its events one by one");
                 for (delivery, _, _) in decoded {
-                    self.process(delivery, shutdown).await;
+                    self.process(delivery, dead_letters, shutdown).await;
                 }
             }
         }
@@ -461,7 +479,12 @@ impl Consumer {
         }
     }
 
-    async fn process(&self, delivery: Delivery, shutdown: &CancellationToken) {
+    async fn process(
+        &self,
+        delivery: Delivery,
+        dead_letters: &Channel,
+        shutdown: &CancellationToken,
+    ) {
         let envelope = match serde_json::from_slice::<RawEnvelope>(&delivery.data) {
             Ok(e) => e,
             Err(e) => {
@@ -476,6 +499,16 @@ impl Consumer {
         let event_type = envelope.event_type.as_str();
         let span = tracing::info_span!("event", event_id = %envelope.event_id, event_type, order_id = %envelope.order_id);
         let _enter = span.enter();
+        if let Some(why) = unexpected_producer(&envelope) {
+            tracing::error!(security_event = true, producer = %envelope.producer, reason = %why, "SECURITY: event from a service that does not publish its type; dead-lettering");
+            self.metrics
+                .processed
+                .with_label_values(&[event_type, "dead_lettered"])
+                .inc();
+            return self
+                .dead_letter(&delivery, dead_letters, UNEXPECTED_PRODUCER)
+                .await;
+        }
         let event = match Event::decode(&envelope) {
             Ok(ev) => ev,
             Err(e) => {
@@ -552,6 +585,44 @@ impl Consumer {
         }
     }
 
+    /// Puts `delivery` into `<queue>.dlq` through its dead-letter exchange, with `reason` in
+    /// [`crate::dlq::REASON_HEADER`], and acks it once the broker confirmed the copy. If the
+    /// copy is not confirmed the delivery goes back to the queue: a duplicate in the DLQ is
+    /// possible, a loss is not.
+    async fn dead_letter(&self, delivery: &Delivery, channel: &Channel, reason: &str) {
+        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        headers.insert(
+            crate::dlq::REASON_HEADER.into(),
+            AMQPValue::LongString(reason.to_owned().into()),
+        );
+        let properties = delivery.properties.clone().with_headers(headers);
+        let exchange = broker::dead_letter_exchange(&self.config.queue);
+        let copied = crate::dlq::publish_confirmed(
+            channel,
+            &exchange,
+            delivery.routing_key.as_str(),
+            &delivery.data,
+            properties,
+        )
+        .await;
+        match copied {
+            Ok(()) => {
+                if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+                    tracing::warn!(error = %e, "ack after dead-lettering failed; the copy may be doubled");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not dead-letter the event; it goes back to the queue");
+                let _ = delivery
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
+            }
+        }
+    }
+
     /// One event, through the same inbox and handler path as a batch.
     async fn apply(&self, envelope: &RawEnvelope, event: Event) -> Result<Outcome, HandlerError> {
         let mut outcomes = self.apply_many(&[(envelope, event)]).await?;
@@ -560,6 +631,20 @@ impl Consumer {
             .expect("one outcome per event")
             .map_err(HandlerError::Permanent)
     }
+}
+
+/// The `reason` that `dlq list` shows for an event dead-lettered for its producer.
+pub const UNEXPECTED_PRODUCER: &str = "unexpected_producer";
+
+/// Why the envelope's `producer` cannot have sent its type, if it cannot.
+fn unexpected_producer(envelope: &RawEnvelope) -> Option<String> {
+    let expected = envelope.event_type.producer();
+    (envelope.producer != expected).then(|| {
+        format!(
+            "{} is published by {expected}, not by this producer",
+            envelope.event_type
+        )
+    })
 }
 
 /// Acks `delivery` and every delivery before it on its channel not yet settled.

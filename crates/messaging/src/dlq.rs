@@ -23,6 +23,10 @@ use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// The reason a consumer gives when it dead-letters a message itself (RabbitMQ's `x-death`
+/// reason is the broker's: `rejected`, `delivery_limit`, `expired`). `dlq list` prefers it.
+pub const REASON_HEADER: &str = "x-paybridge-reason";
+
 /// How often `dlq_messages` is refreshed.
 const GAUGE_EVERY: Duration = Duration::from_secs(10);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
@@ -35,7 +39,8 @@ pub struct DeadLetter {
     pub event_id: Option<String>,
     pub event_type: Option<String>,
     pub order_id: Option<String>,
-    /// Why it was first dead-lettered: `rejected` (refused by the handler or not an event),
+    /// Why it was first dead-lettered: `unexpected_producer` (an event whose `producer` is not
+    /// the one its type has), `rejected` (refused by the handler or not an event),
     /// `delivery_limit` (kept failing), `expired`.
     pub reason: Option<String>,
     /// Times it has been dead-lettered.
@@ -84,8 +89,9 @@ impl DeadLetter {
             .max(1);
         let reason = headers
             .inner()
-            .get("x-first-death-reason")
+            .get(REASON_HEADER)
             .and_then(text)
+            .or_else(|| headers.inner().get("x-first-death-reason").and_then(text))
             .or_else(|| {
                 deaths
                     .last()
@@ -110,6 +116,8 @@ impl DeadLetter {
 #[derive(Debug, Clone)]
 pub struct DlqTarget {
     pub amqp: broker::Endpoint,
+    /// The service's name: replays go through its exchange `<service>.replay`.
+    pub service: String,
     /// The service's queue; its dead letters are in `<queue>.dlq`.
     pub queue: String,
     /// `retention.inbox`: an event older than this is not replayed (see [`too_old_to_replay`]).
@@ -120,6 +128,7 @@ impl DlqTarget {
     pub fn from_settings(settings: &platform::config::Settings) -> Self {
         Self {
             amqp: broker::Endpoint::from_settings(settings),
+            service: settings.service.name().to_owned(),
             queue: settings.amqp.queue.clone(),
             inbox_retention: settings.retention.inbox,
         }
@@ -295,14 +304,30 @@ pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
             walk.refused.push(letter.clone());
             fate = Fate::Keep;
         }
+        // Back into the DLQ through its dead-letter exchange; onto the service's queue through
+        // the service's replay exchange, under the queue's name. Never the default exchange.
+        let (keep_exchange, replay_exchange) = (
+            broker::dead_letter_exchange(&target.queue),
+            broker::replay_exchange(&target.service),
+        );
         let destination = match fate {
-            Fate::Keep => Some(dlq.as_str()),
-            Fate::Replay => Some(target.queue.as_str()),
+            Fate::Keep => Some((dlq.as_str(), keep_exchange.as_str(), dlq.as_str())),
+            Fate::Replay => Some((
+                target.queue.as_str(),
+                replay_exchange.as_str(),
+                target.queue.as_str(),
+            )),
             Fate::Discard => None,
         };
-        if let Some(queue) = destination {
-            if let Err(e) =
-                republish(&channel, queue, &delivery.data, delivery.properties.clone()).await
+        if let Some((queue, exchange, routing_key)) = destination {
+            if let Err(e) = publish_confirmed(
+                &channel,
+                exchange,
+                routing_key,
+                &delivery.data,
+                delivery.properties.clone(),
+            )
+            .await
             {
                 // Left unacked and handed back: it stays in the DLQ, nothing is lost.
                 let _ = delivery
@@ -315,7 +340,7 @@ pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
             }
         }
         delivery.ack(BasicAckOptions::default()).await?;
-        if destination != Some(dlq.as_str()) {
+        if destination.is_none_or(|(queue, _, _)| queue != dlq) {
             walk.acted_on.push(letter.clone());
         }
         walk.seen.push(letter);
@@ -324,18 +349,19 @@ pub async fn walk(target: &DlqTarget, action: &Action) -> anyhow::Result<Walk> {
     Ok(walk)
 }
 
-/// Publishes straight onto `queue` through the default exchange, with the message's own
-/// properties (the same `message_id`), and waits for the broker to confirm it reached the queue.
-async fn republish(
+/// Publishes to `exchange` with the message's own properties (the same `message_id`), on a
+/// channel in confirm mode, and waits for the broker to confirm it reached a queue.
+pub(crate) async fn publish_confirmed(
     channel: &Channel,
-    queue: &str,
+    exchange: &str,
+    routing_key: &str,
     data: &[u8],
     properties: BasicProperties,
 ) -> Result<(), BrokerError> {
     let confirm = channel
         .basic_publish(
-            "".into(),
-            queue.to_owned().into(),
+            exchange.to_owned().into(),
+            routing_key.to_owned().into(),
             BasicPublishOptions {
                 mandatory: true,
                 ..Default::default()
@@ -446,6 +472,14 @@ mod tests {
                 count: 2,
             }
         );
+        // A reason the consumer gave itself wins over the broker's.
+        let mut own = props.headers().clone().unwrap();
+        own.insert(
+            REASON_HEADER.into(),
+            AMQPValue::LongString("unexpected_producer".into()),
+        );
+        let letter = DeadLetter::read(b"{}", &props.clone().with_headers(own));
+        assert_eq!(letter.reason.as_deref(), Some("unexpected_producer"));
         // Not an envelope: what the AMQP properties say.
         let letter = DeadLetter::read(b"not json", &props);
         assert_eq!(letter.event_id.as_deref(), Some("m-1"));

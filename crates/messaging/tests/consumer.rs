@@ -34,7 +34,7 @@ impl EventHandler for Recorder {
 
 fn event(order: &str) -> String {
     serde_json::to_string(&EventEnvelope::new(
-        "test",
+        "order-query",
         OrderId::parse(order).unwrap(),
         chrono::Utc::now(),
         OrderCancelled {
@@ -161,6 +161,7 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
     let channel = amqp.create_channel().await.unwrap();
     messaging::broker::QueueTopology {
         exchange: &exchange,
+        service: "consumer-test",
         queue: &queue,
         routing_keys: &["order.*"],
         delivery_limit: 3,
@@ -227,4 +228,119 @@ async fn a_burst_is_applied_in_batches_with_each_event_standing_alone() {
         .await
         .unwrap();
     assert_eq!(left.message_count(), 0, "deliveries left unacked");
+}
+
+/// Publishes `body` to `exchange` under `key`, confirmed and routed.
+async fn put(channel: &lapin::Channel, exchange: &str, key: &str, body: &str) {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let confirm = channel
+        .basic_publish(
+            exchange.to_owned().into(),
+            key.to_owned().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            body.as_bytes(),
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(
+        matches!(confirm, lapin::Confirmation::Ack(None)),
+        "{confirm:?}"
+    );
+}
+
+async fn depth(channel: &lapin::Channel, queue: &str) -> u32 {
+    channel
+        .queue_declare(
+            queue.to_owned().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_goes_through_the_services_exchange_to_its_own_queue_only() {
+    let exchange = testkit::unique("pbt.events.");
+    // Two queues of one service, as tests and blue/green deployments have them.
+    let service = testkit::unique("pbt.svc-");
+    let (a, b) = (testkit::unique("pbt.a."), testkit::unique("pbt.b."));
+    let amqp = lapin::Connection::connect(testkit::AMQP_URL, Default::default())
+        .await
+        .unwrap();
+    let channel = amqp.create_channel().await.unwrap();
+    for queue in [&a, &b] {
+        messaging::broker::QueueTopology {
+            exchange: &exchange,
+            service: &service,
+            queue,
+            routing_keys: &["order.*"],
+            delivery_limit: 3,
+            expires: Some(Duration::from_secs(300)),
+        }
+        .declare(&channel)
+        .await
+        .unwrap();
+    }
+    // A dead letter of queue a's, and one for the replay exchange to route by name.
+    put(
+        &channel,
+        &format!("{a}.dlx"),
+        "order.cancelled",
+        &event("REPLAY-1"),
+    )
+    .await;
+    let target = |queue: &str| messaging::dlq::DlqTarget {
+        amqp: messaging::broker::Endpoint::url(testkit::AMQP_URL),
+        service: service.clone(),
+        queue: queue.to_owned(),
+        inbox_retention: Duration::from_secs(90 * 24 * 3600),
+    };
+    // Listing puts it back in a's DLQ (through a's dead-letter exchange), nowhere else.
+    let walk = messaging::dlq::walk(&target(&a), &messaging::dlq::Action::List)
+        .await
+        .unwrap();
+    assert_eq!(walk.seen.len(), 1);
+    let replay = messaging::dlq::Action::Replay(messaging::dlq::Selection::All);
+    let walk = messaging::dlq::walk(&target(&a), &replay).await.unwrap();
+    assert_eq!(walk.acted_on.len(), 1);
+    assert_eq!(
+        (
+            depth(&channel, &a).await,
+            depth(&channel, &format!("{a}.dlq")).await,
+            depth(&channel, &b).await,
+            depth(&channel, &format!("{b}.dlq")).await,
+        ),
+        (1, 0, 0, 0),
+        "the replay reached a alone"
+    );
+    let got = channel
+        .basic_get(a.clone().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("the replayed event");
+    assert!(String::from_utf8_lossy(&got.delivery.data).contains("REPLAY-1"));
+    // The exchange it went through is the service's own, bound to each queue by its name.
+    let replay_exchange = messaging::broker::replay_exchange(&service);
+    assert_eq!(replay_exchange, format!("{service}.replay"));
+    put(&channel, &replay_exchange, &b, &event("TO-B")).await;
+    assert_eq!(
+        (depth(&channel, &a).await, depth(&channel, &b).await),
+        (0, 1)
+    );
+    amqp.close(200, "done".into()).await.ok();
 }

@@ -4,6 +4,7 @@
 //! Values are read as text first and then parsed into the types the services use, so a bad value
 //! stops start-up with an error that names its key (`bankda.allowed_ips: "10.0.0/8" is not a CIDR`).
 
+use crate::http::auth::ApiToken;
 use chrono::FixedOffset;
 use common::Secret;
 use ipnet::IpNet;
@@ -147,11 +148,14 @@ pub struct HttpSettings {
     pub port: u16,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// When set, `/metrics` is served on this port, on a listener of its own, and not on `port`.
+    pub metrics_port: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
-    pub tokens: Vec<Secret<String>>,
+    /// `api.tokens`: each a token, or `name:token` (see `http::auth`).
+    pub tokens: Vec<ApiToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +174,10 @@ pub struct PortoneSettings {
     pub webhook_base_url: String,
     pub timeout: Duration,
     pub reconcile: ReconcileSettings,
+    /// Who may call `/portone/webhook` and `/portone/cvs-confirm`; empty: anyone.
+    pub webhook_allowed_ips: Vec<IpNet>,
+    /// The proxies whose `X-Forwarded-For` is believed on those routes.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// `portone.reconcile.*` (design §2, §5): when payments the gateway started are re-read at
@@ -262,6 +270,7 @@ struct RawHttp {
     port: Option<u16>,
     workers: usize,
     max_body_bytes: usize,
+    metrics_port: Option<u16>,
 }
 #[derive(Debug, Deserialize)]
 struct RawApi {
@@ -285,6 +294,10 @@ struct RawPortone {
     webhook_base_url: String,
     timeout: String,
     reconcile: RawReconcile,
+    #[serde(default)]
+    webhook_allowed_ips: Vec<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 #[derive(Debug, Deserialize)]
 struct RawReconcile {
@@ -334,7 +347,13 @@ const SHIPPED_CONFIG: &[&str] = &[
     include_str!("../../../docker-compose.yml"),
 ];
 
-const LIST_KEYS: &[&str] = &["api.tokens", "bankda.allowed_ips", "bankda.trusted_proxies"];
+const LIST_KEYS: &[&str] = &[
+    "api.tokens",
+    "bankda.allowed_ips",
+    "bankda.trusted_proxies",
+    "portone.webhook_allowed_ips",
+    "portone.trusted_proxies",
+];
 
 impl Settings {
     /// Reads every layer: defaults, `config/default.toml`, `config/$PAYBRIDGE_ENV.toml`, then
@@ -438,6 +457,14 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if let (Some(metrics), Some(port)) = (raw.http.metrics_port, raw.http.port) {
+            if metrics != 0 && metrics == port {
+                return Err(ConfigError::invalid(
+                    "http.metrics_port",
+                    "must differ from http.port",
+                ));
+            }
+        }
         if raw.amqp.prefetch == 0 {
             return Err(ConfigError::invalid("amqp.prefetch", "must be at least 1"));
         }
@@ -447,14 +474,16 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        let tokens: Vec<Secret<String>> = raw
+        let tokens: Vec<ApiToken> = raw
             .api
             .tokens
-            .into_iter()
-            .map(|t| t.trim().to_owned())
+            .iter()
+            .map(|t| t.trim())
             .filter(|t| !t.is_empty())
-            .map(Secret::new)
-            .collect();
+            .map(|t| {
+                ApiToken::parse(t).map_err(|e| ConfigError::invalid("api.tokens", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
         let none_if_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let amqp_url = parse_url("amqp.url", &raw.amqp.url, &["amqp", "amqps"])?;
         let tls_ca_file = none_if_blank(raw.amqp.tls_ca_file).map(PathBuf::from);
@@ -504,6 +533,7 @@ impl Settings {
                 port: raw.http.port.unwrap_or_else(|| service.default_port()),
                 workers: raw.http.workers,
                 max_body_bytes: raw.http.max_body_bytes,
+                metrics_port: raw.http.metrics_port,
             },
             api: ApiSettings { tokens },
             bankda: BankdaSettings {
@@ -530,6 +560,14 @@ impl Settings {
                 )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
                 reconcile: parse_reconcile(&raw.portone.reconcile)?,
+                webhook_allowed_ips: parse_cidrs(
+                    "portone.webhook_allowed_ips",
+                    &raw.portone.webhook_allowed_ips,
+                )?,
+                trusted_proxies: parse_cidrs(
+                    "portone.trusted_proxies",
+                    &raw.portone.trusted_proxies,
+                )?,
             },
             orders: OrderSettings {
                 default_deposit_deadline: parse_duration(
@@ -573,7 +611,7 @@ impl Settings {
                 "production needs at least one API token",
             ));
         }
-        for token in &self.api.tokens {
+        for token in self.api.tokens.iter().map(ApiToken::secret) {
             if token.expose().len() < 16 {
                 return Err(ConfigError::invalid(
                     "api.tokens",
@@ -897,10 +935,93 @@ mod tests {
         assert_eq!(s.bankda.allowed_ips.len(), 2);
         assert_eq!(s.bankda.allowed_ips[0].to_string(), "203.0.113.7/32");
         assert_eq!(s.api.tokens.len(), 2);
-        assert_eq!(
-            format!("{:?}", s.api.tokens),
-            "[*** masked ***, *** masked ***]"
+        let shown = format!("{:?}", s.api.tokens);
+        assert!(shown.contains("*** masked ***"), "{shown}");
+        assert!(
+            !shown.contains("\"a\"") && !shown.contains("\"b\""),
+            "{shown}"
         );
+    }
+
+    #[test]
+    fn trust_boundary_keys() {
+        let s = Settings::for_tests(Service::PortoneGateway, &[]).unwrap();
+        assert!(s.portone.webhook_allowed_ips.is_empty());
+        assert!(s.portone.trusted_proxies.is_empty());
+        assert_eq!(s.http.metrics_port, None);
+        let s = Settings::for_tests(
+            Service::PortoneGateway,
+            &[
+                (
+                    "portone.webhook_allowed_ips",
+                    "52.78.100.19,52.78.48.223/32",
+                ),
+                ("portone.trusted_proxies", "10.0.0.0/8"),
+                ("http.metrics_port", "9464"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.portone.webhook_allowed_ips.len(), 2);
+        assert_eq!(s.portone.trusted_proxies[0].to_string(), "10.0.0.0/8");
+        assert_eq!(s.http.metrics_port, Some(9464));
+        for (key, value) in [
+            ("portone.webhook_allowed_ips", "52.78.100"),
+            ("portone.trusted_proxies", "x"),
+        ] {
+            let err = Settings::for_tests(Service::PortoneGateway, &[(key, value)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(key), "{err}");
+        }
+        let err = Settings::for_tests(
+            Service::OrderQuery,
+            &[("http.port", "8081"), ("http.metrics_port", "8081")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("http.metrics_port"), "{err}");
+    }
+
+    #[test]
+    fn named_tokens() {
+        let s = Settings::for_tests(
+            Service::OrderQuery,
+            &[(
+                "api.tokens",
+                "ops.kim:first-secret-token,second-secret-token",
+            )],
+        )
+        .unwrap();
+        let names: Vec<&str> = s.api.tokens.iter().map(|t| t.actor().as_str()).collect();
+        assert_eq!(names[0], "ops.kim");
+        assert!(names[1].starts_with("token-"));
+        assert_eq!(s.api.tokens[0].secret().expose(), "first-secret-token");
+        // A bad name is refused, and the error shows no part of the entry.
+        let err = Settings::for_tests(Service::OrderQuery, &[("api.tokens", "Kim:hidden-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("api.tokens"), "{err}");
+        assert!(!err.contains("hidden") && !err.contains("Kim"), "{err}");
+        // Production judges the token part: a long name does not make a short token long.
+        let err = production(
+            Service::OrderQuery,
+            &[("api.tokens", "a-very-long-operator-name:short")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("at least 16"), "{err}");
+        let err = production(
+            Service::OrderQuery,
+            &[("api.tokens", "ops:dev-token-change-me")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("shipped"), "{err}");
+        assert!(production(
+            Service::OrderQuery,
+            &[("api.tokens", "ops:a-long-private-production-token")]
+        )
+        .is_ok());
     }
 
     #[test]

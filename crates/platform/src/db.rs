@@ -114,6 +114,11 @@ pub async fn get(pool: &PgPool) -> Result<PgConn, StorageError> {
     Ok(pool.get_owned().await?)
 }
 
+/// True when `SELECT 1` answers on `conn`.
+pub async fn select_one(conn: &mut AsyncPgConnection) -> bool {
+    diesel::sql_query("SELECT 1").execute(conn).await.is_ok()
+}
+
 /// True when a trivial query answers within `timeout`.
 pub async fn ping(pool: &PgPool, timeout: Duration) -> bool {
     let check = async {

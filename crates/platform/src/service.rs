@@ -36,6 +36,8 @@ pub async fn grace_expired(shutdown: &CancellationToken) {
 pub struct Running {
     port: u16,
     server: Server,
+    /// `/metrics` on its own listener (`http.metrics_port`), when it has one.
+    metrics: Option<(u16, Server)>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     signals: StopSignals,
@@ -55,6 +57,7 @@ impl Running {
         Self {
             port,
             server,
+            metrics: None,
             shutdown,
             tasks,
             // Listening from here on, not from `run_until_stopped`: the server already accepts.
@@ -64,6 +67,23 @@ impl Running {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Adds the `/metrics` listener that [`crate::http::Basics::serve_metrics`] started, to be
+    /// stopped with the rest.
+    pub fn with_metrics(mut self, metrics: Option<crate::http::MetricsServer>) -> Self {
+        if let Some(m) = metrics {
+            let port = m.port();
+            let server = m.into_server();
+            crate::http::stop_on_cancel(server.handle(), self.shutdown.clone());
+            self.metrics = Some((port, server));
+        }
+        self
+    }
+
+    /// The port `/metrics` listens on when `http.metrics_port` is set (the bound one, for port 0).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     /// Cancel it to stop the server and every background task.
@@ -78,11 +98,15 @@ impl Running {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Running {
             mut server,
+            metrics,
             shutdown,
             tasks,
             mut signals,
             ..
         } = self;
+        // The metrics listener has no requests that matter: it runs until the stop and is
+        // awaited with the background tasks.
+        let metrics = metrics.map(|(_, server)| tokio::spawn(server));
         let finished = tokio::select! {
             result = &mut server => Some(result),
             signal = signals.recv() => {
@@ -105,6 +129,14 @@ impl Running {
                 }
             },
         };
+        if let Some(mut metrics) = metrics {
+            if tokio::time::timeout_at(give_up, &mut metrics)
+                .await
+                .is_err()
+            {
+                metrics.abort();
+            }
+        }
         for mut task in tasks {
             if tokio::time::timeout_at(give_up, &mut task).await.is_err() {
                 tracing::warn!("a background task did not stop in time; abandoned");

@@ -210,6 +210,70 @@ pub async fn send_raw(
     (status, body)
 }
 
+/// Writes `request` (a request head, and as much of a body as the test wants to send) on a plain
+/// TCP connection and reads one answer: its status and body (by its `Content-Length`). It does
+/// not wait for the connection to close, so it shows what the server answers *before* the rest
+/// of a declared body arrives. Gives up after [`WAIT`] (a hang guard, not a timing assertion).
+pub async fn exchange_raw(base: &str, request: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let read = async {
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    return answer;
+                }
+            }
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return answer,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let answer = tokio::time::timeout(WAIT, read).await.unwrap_or_else(|_| {
+        panic!(
+            "no answer within {WAIT:?} to {:?}",
+            String::from_utf8_lossy(request)
+        )
+    });
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A request head that declares a `Content-Length` of `declared` bytes, of which none follow.
+pub fn head_declaring(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    declared: usize,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {declared}\r\n\r\n"));
+    head.into_bytes()
+}
+
 /// A body every route must refuse, and how it is framed.
 pub struct Hostile {
     pub name: &'static str,

@@ -63,7 +63,7 @@ impl Application {
 
         let listener = http::bind(&settings.http.host, settings.http.port)?;
         let port = listener.local_addr()?.port();
-        let basics = http::Basics::new(
+        let mut basics = http::Basics::new(
             pool,
             metrics,
             readiness,
@@ -71,10 +71,8 @@ impl Application {
             settings.http.max_body_bytes,
             ApiDoc::openapi(),
         );
-        let bankda_access = web::Data::new(BankdaAccess {
-            allowed: settings.bankda.allowed_ips.clone(),
-            trusted_proxies: settings.bankda.trusted_proxies.clone(),
-        });
+        let metrics_server = basics.serve_metrics(&settings.http)?;
+        let bankda_access = web::Data::new(BankdaAccess::from_settings(&settings.bankda));
         let body_limit = settings.http.max_body_bytes;
         let limits = web::Data::new(ConfirmLimits {
             max_body_bytes: body_limit,
@@ -82,8 +80,9 @@ impl Application {
         });
         let waker = web::Data::new(RelayWaker(waker));
         let server = HttpServer::new(move || {
+            // Each scope authenticates its caller first, from the headers and the peer, and
+            // only then reads the body (under `http.max_body_bytes`).
             App::new()
-                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(bankda_access.clone())
@@ -91,12 +90,14 @@ impl Application {
                 .app_data(waker.clone())
                 .service(
                     web::scope("/bankda")
+                        .wrap(basics.body_limit())
                         .wrap(from_fn(http::require_bankda_ip))
                         .route("/deposits/confirm", web::post().to(bankda::confirm))
                         .route("/deposits/confirm", web::put().to(bankda::confirm)),
                 )
                 .service(
                     web::scope("/v1")
+                        .wrap(basics.body_limit())
                         .wrap(from_fn(http::require_bearer))
                         .route("/deposits/{order_id}", web::get().to(deposits::get)),
                 )
@@ -108,7 +109,7 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "deposit-confirmation listening");
-        Ok(Running::new(port, server, shutdown, tasks))
+        Ok(Running::new(port, server, shutdown, tasks).with_metrics(metrics_server))
     }
 }
 

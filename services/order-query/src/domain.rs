@@ -19,8 +19,9 @@ pub struct CreateOrderRequest {
     /// At most 40 letters, digits, `-` or `_` (PortOne's `merchant_uid` rules).
     #[schema(schema_with = fields::order_id)]
     pub order_id: String,
-    /// A decimal string (`"30000.00"`) or a JSON number.
-    #[schema(schema_with = fields::amount)]
+    /// Whole won, as a decimal string (`"30000"`, `"30000.00"`) or a JSON number: KRW has no
+    /// minor unit, so `30000.5` is 400 `invalid_amount`.
+    #[schema(schema_with = fields::whole_won)]
     pub order_price_amount: Money,
     /// The depositor's name Bankda matches against the bank statement.
     #[schema(schema_with = fields::required_text)]
@@ -105,12 +106,16 @@ pub struct NewOrder {
 #[derive(Debug, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct InvalidOrder {
+    /// The API error code: `invalid_order`, or `invalid_amount` for an amount in fractions of
+    /// a won.
+    pub code: &'static str,
     pub field: &'static str,
     pub reason: String,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidOrder {
     InvalidOrder {
+        code: "invalid_order",
         field,
         reason: reason.into(),
     }
@@ -157,6 +162,12 @@ impl CreateOrderRequest {
         if self.order_price_amount.is_zero() {
             return Err(invalid("order_price_amount", "must be greater than zero"));
         }
+        self.order_price_amount
+            .whole_won()
+            .map_err(|e| InvalidOrder {
+                code: "invalid_amount",
+                ..invalid("order_price_amount", e.to_string())
+            })?;
         let buyer_email = optional_text("buyer_email", self.buyer_email)?;
         if let Some(email) = &buyer_email {
             let ok = email.split_once('@').is_some_and(|(l, d)| {

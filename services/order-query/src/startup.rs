@@ -76,7 +76,7 @@ impl Application {
             deposit_deadline: settings.orders.default_deposit_deadline,
             shop_offset: settings.shop.utc_offset,
         });
-        let basics = http::Basics::new(
+        let mut basics = http::Basics::new(
             pool,
             metrics,
             readiness,
@@ -84,16 +84,15 @@ impl Application {
             settings.http.max_body_bytes,
             ApiDoc::openapi(),
         );
-        let bankda_access = web::Data::new(BankdaAccess {
-            allowed: settings.bankda.allowed_ips.clone(),
-            trusted_proxies: settings.bankda.trusted_proxies.clone(),
-        });
+        let metrics_server = basics.serve_metrics(&settings.http)?;
+        let bankda_access = web::Data::new(BankdaAccess::from_settings(&settings.bankda));
         let body_limit = settings.http.max_body_bytes;
         let bankda_limit = web::Data::new(BankdaBodyLimit(body_limit));
         let waker = web::Data::new(RelayWaker(waker));
         let server = HttpServer::new(move || {
+            // Each scope authenticates its caller first, from the headers and the peer, and
+            // only then reads the body (under `http.max_body_bytes`).
             App::new()
-                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(bankda_access.clone())
@@ -102,6 +101,7 @@ impl Application {
                 .app_data(waker.clone())
                 .service(
                     web::scope("/bankda")
+                        .wrap(basics.body_limit())
                         .wrap(from_fn(http::require_bankda_ip))
                         .route("/orders", web::get().to(bankda::list))
                         .route("/orders", web::post().to(bankda::list))
@@ -109,6 +109,7 @@ impl Application {
                 )
                 .service(
                     web::scope("/v1")
+                        .wrap(basics.body_limit())
                         .wrap(from_fn(http::require_bearer))
                         .route("/orders", web::post().to(orders::create))
                         .route("/orders", web::get().to(orders::list))
@@ -129,7 +130,7 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "order-query listening");
-        Ok(Running::new(port, server, shutdown, tasks))
+        Ok(Running::new(port, server, shutdown, tasks).with_metrics(metrics_server))
     }
 }
 

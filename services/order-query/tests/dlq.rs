@@ -224,3 +224,94 @@ fn refuses_bad_usage_and_an_unreachable_broker() {
     assert!(!missing.ok, "a DLQ that does not exist is an error");
     assert!(missing.stderr.contains("cannot open"), "{}", missing.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_from_a_service_that_does_not_publish_its_type_is_dead_lettered() {
+    let db_url = testkit::create_database().await;
+    let exchange = testkit::unique("pbt.events.");
+    let queue = testkit::unique("pbt.order-query.");
+    let app = spawn_on(&db_url, &exchange, &[("amqp.queue", queue.as_str())]).await;
+    testkit::services::wait_ready(&app.client, &[&app.address]).await;
+    app.create_ok(&order("FORGED-1")).await;
+    app.create_ok(&order("FORGED-2")).await;
+    let mut tap = EventTap::new(&exchange, "order.paid").await;
+
+    // A deposit "confirmed" by portone-gateway, and a payment "verified" by deposit-confirmation:
+    // each service may publish to the events exchange, but only its own types. Sent alone and
+    // in a burst with a genuine one (the consumer's batch path).
+    let forge = |(id, body): (uuid::Uuid, String), producer: &str, genuine: &str| {
+        (
+            id,
+            body.replace(
+                &format!("\"producer\":\"{genuine}\""),
+                &format!("\"producer\":\"{producer}\""),
+            ),
+        )
+    };
+    let (deposit_id, forged_deposit) = forge(
+        deposit("FORGED-1"),
+        "portone-gateway",
+        "deposit-confirmation",
+    );
+    let (paid_id, forged_paid) = forge(paid("FORGED-2"), "deposit-confirmation", "portone-gateway");
+    assert!(forged_deposit.contains("\"producer\":\"portone-gateway\""));
+    testkit::publish(&exchange, &[("deposit.confirmed", &forged_deposit)]).await;
+    let (_, genuine) = deposit("FORGED-2");
+    testkit::publish(
+        &exchange,
+        &[
+            ("payment.paid", &forged_paid),
+            ("deposit.confirmed", &genuine),
+        ],
+    )
+    .await;
+
+    // The genuine one pays FORGED-2; the forged ones pay nothing.
+    let paid_event = tap
+        .next(WAIT)
+        .await
+        .expect("the genuine deposit pays its order");
+    assert_eq!(paid_event.body["order_id"], "FORGED-2");
+    assert_eq!(paid_event.body["data"]["paid_via"], "bank_transfer");
+    assert!(
+        eventually(WAIT, || async {
+            dlq(testkit::AMQP_URL, &queue, &["list"]).lines().len() == 2
+        })
+        .await,
+        "the forged events never reached the DLQ"
+    );
+    let mut listed = dlq(testkit::AMQP_URL, &queue, &["list"]).lines();
+    listed.sort_by_key(|l| l["order_id"].as_str().unwrap().to_owned());
+    assert_eq!(
+        listed,
+        vec![
+            serde_json::json!({"event_id": deposit_id.to_string(), "event_type": "deposit.confirmed",
+                "order_id": "FORGED-1", "reason": "unexpected_producer", "count": 1}),
+            serde_json::json!({"event_id": paid_id.to_string(), "event_type": "payment.paid",
+                "order_id": "FORGED-2", "reason": "unexpected_producer", "count": 1}),
+        ]
+    );
+    let order: Value = app.get_order("FORGED-1").await.json().await.unwrap();
+    assert_eq!(order["status"], "awaiting_payment");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM order_query.history WHERE order_id = 'FORGED-1' AND event_type = 'deposit.confirmed'")
+            .await,
+        0,
+        "not in the order's history either"
+    );
+    // Replayed, it is refused again for the same reason: the rule is not a passing fault.
+    let replay = dlq(
+        testkit::AMQP_URL,
+        &queue,
+        &["replay", "--event-id", &deposit_id.to_string()],
+    );
+    assert!(replay.ok, "{}", replay.stderr);
+    assert!(
+        eventually(WAIT, || async {
+            let lines = dlq(testkit::AMQP_URL, &queue, &["list"]).lines();
+            lines.len() == 2 && lines.iter().all(|l| l["reason"] == "unexpected_producer")
+        })
+        .await
+    );
+    assert!(tap.next(Duration::from_secs(1)).await.is_none());
+}

@@ -199,7 +199,7 @@ async fn history_of_an_unknown_order_is_404_and_needs_the_token() {
         history(&app, "not%20an%20id").await,
         (
             404,
-            json!({"code": "order_not_found", "message": "no order with order_id 'not an id'"})
+            json!({"code": "order_not_found", "message": "no order has such an order_id"})
         )
     );
     app.create_ok(&order("H-401")).await;

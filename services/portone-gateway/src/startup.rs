@@ -14,7 +14,7 @@ use platform::db;
 use platform::http::error::BearerAuth;
 use platform::http::openapi::Conventions;
 use platform::http::openapi::{PortoneIds, TextWithoutNul};
-use platform::http::{self, ApiTokens, Readiness};
+use platform::http::{self, ApiTokens, PortoneAccess, Readiness};
 use platform::metrics::Metrics;
 use platform::retention::Purger;
 use platform::service::Running;
@@ -141,7 +141,7 @@ impl Application {
             webhook_base_url: settings.portone.webhook_base_url.clone(),
             relay: relay_waker,
         });
-        let basics = http::Basics::new(
+        let mut basics = http::Basics::new(
             pool,
             metrics,
             readiness,
@@ -149,19 +149,27 @@ impl Application {
             settings.http.max_body_bytes,
             ApiDoc::openapi(),
         );
+        let metrics_server = basics.serve_metrics(&settings.http)?;
+        let portone_access = web::Data::new(PortoneAccess::from_settings(&settings.portone));
         let server = HttpServer::new(move || {
+            // Each scope authenticates its caller first, from the headers and the peer, and
+            // only then reads the body (under `http.max_body_bytes`).
             App::new()
-                .wrap(basics.body_limit())
                 .wrap(from_fn(http::telemetry))
                 .configure(|cfg| basics.configure(cfg))
                 .app_data(gateway.clone())
+                .app_data(portone_access.clone())
                 .service(
+                    // PortOne's callbacks: only from `portone.webhook_allowed_ips` when set.
                     web::scope("/portone")
+                        .wrap(basics.body_limit())
+                        .wrap(from_fn(http::require_portone_ip))
                         .route("/cvs-confirm", web::post().to(callbacks::cvs_confirm))
                         .route("/webhook", web::post().to(callbacks::webhook)),
                 )
                 .service(
                     web::scope("/v1")
+                        .wrap(basics.body_limit())
                         .wrap(from_fn(http::require_bearer))
                         .route(
                             "/orders/{order_id}/cvs",
@@ -207,7 +215,7 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "portone-gateway listening");
-        Ok(Running::new(port, server, shutdown, tasks))
+        Ok(Running::new(port, server, shutdown, tasks).with_metrics(metrics_server))
     }
 }
 

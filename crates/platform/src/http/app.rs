@@ -1,7 +1,8 @@
 //! What the HTTP app of every service with a database carries, built once at start-up.
 
 use super::error::{json_config, path_config, query_config};
-use super::{ApiTokens, BodyLimit, OpsRoutes, Readiness};
+use super::{ApiTokens, BodyLimit, MetricsServer, OpsRoutes, Readiness};
+use crate::config::HttpSettings;
 use crate::db::PgPool;
 use crate::metrics::Metrics;
 use actix_web::web;
@@ -38,10 +39,22 @@ impl Basics {
         }
     }
 
-    /// `http.max_body_bytes` for every route: wrap the whole `App` in it (inside the telemetry
-    /// middleware, so refusals are logged and counted).
+    /// `http.max_body_bytes`: wrap each scope in it, inside the scope's authentication
+    /// (`require_bearer`, an allow-list), so that no body is read before the caller is known.
     pub fn body_limit(&self) -> BodyLimit {
         BodyLimit::new(self.body_limit)
+    }
+
+    /// With `http.metrics_port` set: starts `/metrics` on its own listener and takes it off the
+    /// service port. Hand what it returns to [`crate::service::Running::with_metrics`].
+    pub fn serve_metrics(&mut self, http: &HttpSettings) -> std::io::Result<Option<MetricsServer>> {
+        let Some(port) = http.metrics_port else {
+            return Ok(None);
+        };
+        let server = MetricsServer::start(self.metrics.get_ref().clone(), &http.host, port)?;
+        self.ops = self.ops.clone().without_metrics();
+        tracing::info!(port = server.port(), "metrics listening on their own port");
+        Ok(Some(server))
     }
 
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {

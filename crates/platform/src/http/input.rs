@@ -209,13 +209,35 @@ pub fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "the body must be a JSON object",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::bad_request("invalid_request", e.to_string())
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        if e.inner().is_data() {
+            invalid_request(&e)
         } else {
-            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {}", e.inner()),
+            )
         }
-    })
+    })?;
+    reader.end().map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// Fields already read ([`json_or_form`]) into `T`: 400 `invalid_request` naming the field, never
+/// its value.
+pub fn from_fields<T: DeserializeOwned>(fields: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(fields).map_err(|e| invalid_request(&e))
+}
+
+fn invalid_request<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> ApiError {
+    let field = super::error::field_path(e.path());
+    ApiError::bad_request(
+        "invalid_request",
+        super::error::describe_invalid(field.as_deref(), &e.inner().to_string()),
+    )
 }
 
 /// Text no route can store (PostgreSQL's `text` refuses NUL): the caller's 400, before any
@@ -381,6 +403,7 @@ impl<T: PathParam> FromRequest for PathId<T> {
         ready(match req.match_info().get(T::NAME) {
             Some(raw) => decode_segment(raw)
                 .map_err(|why| format!("{}: {why}", T::NAME))
+                .and_then(|id| refuse_dot_segment(T::NAME, id))
                 .and_then(|id| T::parse_param(&id))
                 .map(PathId)
                 .map_err(|why| ApiError::bad_request(T::CODE, why)),
@@ -390,6 +413,17 @@ impl<T: PathParam> FromRequest for PathId<T> {
             )),
         })
     }
+}
+
+/// `.`, `..`, `...`: an id made only of dots is refused wherever an id is a path segment. Sent on
+/// as a segment of an upstream URL (PortOne's `/subscribe/customers/{customer_uid}`), a URL
+/// library resolves it as "this folder" or "the folder above", and the call goes to another
+/// resource than the one named.
+fn refuse_dot_segment(name: &str, id: String) -> Result<String, String> {
+    if !id.is_empty() && id.bytes().all(|b| b == b'.') {
+        return Err(format!("{name} must not be made only of dots"));
+    }
+    Ok(id)
 }
 
 /// A path segment as the caller meant it. actix's router decodes most escapes while matching but
@@ -470,6 +504,10 @@ mod tests {
             ("/k/a%25b", 400),
             ("/k/%FF", 400),
             ("/k/a%00", 400),
+            ("/k/.", 400),
+            ("/k/..", 400),
+            ("/k/...", 400),
+            ("/k/%2E%2e", 400),
         ] {
             let res =
                 test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
@@ -483,6 +521,8 @@ mod tests {
             ("/k/user@shop.kr", "user@shop.kr"),
             ("/k/%28a%29%3A%3B%3D%2C%21%24%26%27%2A~", "(a):;=,!$&'*~"),
             ("/k/%2b%2B", "++"),
+            ("/k/..a", "..a"),
+            ("/k/a.b", "a.b"),
         ] {
             let res =
                 test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;

@@ -1,9 +1,11 @@
 //! HTTP plumbing shared by the services: errors, input (body limit, JSON, ids), request ids and
-//! access logs, bearer auth, Bankda's IP allow-list, health, metrics and API docs.
+//! access logs, bearer auth and actors, the callers' allow-lists (Bankda, PortOne), health,
+//! metrics and API docs.
 
 pub mod app;
 pub mod auth;
 pub mod bankda_access;
+pub mod callers;
 pub mod error;
 pub mod input;
 pub mod openapi;
@@ -11,19 +13,19 @@ pub mod ops;
 pub mod request_id;
 
 pub use app::Basics;
-pub use auth::{require_bearer, ApiTokens};
-pub use bankda_access::{
-    bankda_response, read_limited, require_bankda_ip, too_large_reply, BankdaAccess, BodyError,
-    ClientIp,
+pub use auth::{require_bearer, Actor, ApiToken, ApiTokens};
+pub use bankda_access::{bankda_response, read_limited, too_large_reply, BodyError};
+pub use callers::{
+    require_bankda_ip, require_portone_ip, AllowList, BankdaAccess, ClientIp, PortoneAccess,
 };
 pub use error::{json_config, path_config, query_config, ApiError};
 pub use input::{
-    body_kind, form_pairs, from_json, json_or_form, BodyKind, BodyLimit, Json, OptionalJson,
-    PathId, PathParam,
+    body_kind, form_pairs, from_fields, from_json, json_or_form, BodyKind, BodyLimit, Json,
+    OptionalJson, PathId, PathParam,
 };
 pub use ops::{
-    CheckState, ComponentHealth, OpsRoutes, Readiness, ReadinessReport, ReadinessStatus,
-    READINESS_EVERY,
+    CheckState, ComponentHealth, MetricsServer, OpsRoutes, Readiness, ReadinessReport,
+    ReadinessStatus, READINESS_EVERY,
 };
 pub use request_id::{telemetry, RequestId};
 

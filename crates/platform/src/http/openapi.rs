@@ -395,6 +395,27 @@ pub mod fields {
             .into()
     }
 
+    /// A KRW amount in a request: [`amount`] in whole won (`common::Money::whole_won`), since
+    /// KRW has no minor unit. `"30000.00"` is whole; `30000.5` is 400 `invalid_amount`.
+    pub fn whole_won() -> Schema {
+        OneOfBuilder::new()
+            .item(
+                string()
+                    .pattern(Some("^[1-9][0-9]{0,9}(\\.0{1,2})?$"))
+                    .examples(["30000"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(9_999_999_999i64)),
+            )
+            .description(Some(
+                "Whole won, as a decimal string (`\"30000\"`, `\"30000.00\"`) or a JSON number; more than zero. KRW has no minor unit: a fractional amount is 400 `invalid_amount`",
+            ))
+            .into()
+    }
+
     /// `common::Money` in an answer: always the two-decimal string.
     pub fn amount_out() -> Schema {
         string()

@@ -101,13 +101,57 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the readiness gauges are refreshed when nobody asks `/health/ready`.
 pub const READINESS_EVERY: Duration = Duration::from_secs(5);
 
+/// Readiness's own database connection, made like the pool's (same URL, TLS and setup) but
+/// never taken from it: a pool emptied by slow requests says nothing about whether the database
+/// answers, and must not take the service out of its load balancer. Opened on first use and
+/// again after any failure; checks made at once share it one after the other.
+#[derive(Clone)]
+struct OwnConnection {
+    pool: PgPool,
+    conn: Arc<tokio::sync::Mutex<Option<diesel_async::AsyncPgConnection>>>,
+}
+
+impl OwnConnection {
+    fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            conn: Arc::default(),
+        }
+    }
+
+    /// True when `SELECT 1` answers within `timeout`, connecting first if need be.
+    async fn ping(&self, timeout: Duration) -> bool {
+        let check = async {
+            let mut slot = self.conn.lock().await;
+            if slot.is_none() {
+                *slot = Some(self.pool.dedicated_connection().await.ok()?);
+            }
+            let conn = slot.as_mut()?;
+            let answered = db::select_one(conn).await;
+            if !answered {
+                // Whatever went wrong, the next check starts from a fresh connection.
+                *slot = None;
+            }
+            Some(answered)
+        };
+        let answered = matches!(tokio::time::timeout(timeout, check).await, Ok(Some(true)));
+        if !answered {
+            // A check that timed out may have left a connection mid-query: never reuse it.
+            if let Ok(mut slot) = self.conn.try_lock() {
+                *slot = None;
+            }
+        }
+        answered
+    }
+}
+
 /// What `/health/ready` checks, and the gauges that tell alerting the same thing:
 /// `paybridge_ready` (1 while the service takes traffic: `ready` or `degraded`; 0 when
 /// `not_ready`) and `paybridge_dependency_up{check="database"|"broker"}` (1 up, 0 down; a
 /// service degraded for 5 minutes is `paybridge_dependency_up == 0` for 5 minutes).
 #[derive(Clone)]
 pub struct Readiness {
-    pool: Option<PgPool>,
+    database: Option<OwnConnection>,
     broker: Vec<ComponentHealth>,
     ready: IntGauge,
     dependency_up: IntGaugeVec,
@@ -135,7 +179,7 @@ impl Readiness {
             .expect("valid metric"),
         );
         Self {
-            pool,
+            database: pool.map(OwnConnection::new),
             broker,
             ready,
             dependency_up,
@@ -144,8 +188,8 @@ impl Readiness {
 
     /// Checks every dependency now and updates the gauges.
     pub async fn check(&self) -> ReadinessReport {
-        let database = match &self.pool {
-            Some(pool) => Some(db::ping(pool, PING_TIMEOUT).await),
+        let database = match &self.database {
+            Some(own) => Some(own.ping(PING_TIMEOUT).await),
             None => None,
         };
         let broker = if self.broker.is_empty() {
@@ -229,6 +273,8 @@ async fn openapi_json(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse 
 pub struct OpsRoutes {
     api: web::Data<utoipa::openapi::OpenApi>,
     docs_page: web::Bytes,
+    /// False when `/metrics` has a listener of its own ([`MetricsServer`]).
+    serve_metrics: bool,
 }
 
 impl OpsRoutes {
@@ -239,15 +285,31 @@ impl OpsRoutes {
         Self {
             api: web::Data::new(api),
             docs_page,
+            serve_metrics: true,
+        }
+    }
+
+    /// `/metrics` is served by a [`MetricsServer`], not with these routes (nor in their document:
+    /// a scraper pointed at the service port gets 404).
+    pub fn without_metrics(self) -> Self {
+        let mut api = self.api.get_ref().clone();
+        api.paths.paths.remove("/metrics");
+        let docs_page = utoipa_scalar::Scalar::new(api.clone()).to_html().into();
+        Self {
+            api: web::Data::new(api),
+            docs_page,
+            serve_metrics: false,
         }
     }
 
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let docs_page = self.docs_page.clone();
+        if self.serve_metrics {
+            cfg.route("/metrics", web::get().to(metrics));
+        }
         cfg.app_data(self.api.clone())
             .route("/health", web::get().to(health))
             .route("/health/ready", web::get().to(ready))
-            .route("/metrics", web::get().to(metrics))
             .route("/openapi.json", web::get().to(openapi_json))
             .route(
                 "/docs",
@@ -260,6 +322,43 @@ impl OpsRoutes {
                     }
                 }),
             );
+    }
+}
+
+/// `/metrics` alone, on a listener of its own (`http.metrics_port`), so that the monitoring
+/// namespace can be let in to it and to nothing else. It answers nothing but `GET /metrics`.
+pub struct MetricsServer {
+    port: u16,
+    server: actix_web::dev::Server,
+}
+
+impl MetricsServer {
+    /// Binds `host:port` (port 0 picks a free one) and starts serving.
+    pub fn start(metrics: Metrics, host: &str, port: u16) -> std::io::Result<Self> {
+        let listener = super::bind(host, port)?;
+        let port = listener.local_addr()?.port();
+        let metrics = web::Data::new(metrics);
+        let server = actix_web::HttpServer::new(move || {
+            actix_web::App::new()
+                .app_data(metrics.clone())
+                .route("/metrics", web::get().to(self::metrics))
+                .default_service(web::to(super::openapi::no_route))
+        })
+        .workers(1)
+        .shutdown_timeout(crate::service::HTTP_DRAIN_SECS)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port it listens on (the one bound, when it was asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn into_server(self) -> actix_web::dev::Server {
+        self.server
     }
 }
 

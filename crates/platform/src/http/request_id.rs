@@ -4,6 +4,7 @@ use crate::metrics::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use std::time::Instant;
@@ -47,6 +48,26 @@ impl actix_web::FromRequest for RequestId {
     }
 }
 
+/// The `method` label: one of the nine standard methods, or `OTHER`. A caller can send any
+/// token as a method (`X0001 / HTTP/1.1`), and each would be a series that is never removed.
+pub fn method_label(method: &Method) -> &'static str {
+    const STANDARD: [(&Method, &str); 9] = [
+        (&Method::GET, "GET"),
+        (&Method::HEAD, "HEAD"),
+        (&Method::POST, "POST"),
+        (&Method::PUT, "PUT"),
+        (&Method::DELETE, "DELETE"),
+        (&Method::CONNECT, "CONNECT"),
+        (&Method::OPTIONS, "OPTIONS"),
+        (&Method::TRACE, "TRACE"),
+        (&Method::PATCH, "PATCH"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map_or("OTHER", |(_, label)| label)
+}
+
 pub async fn telemetry(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -54,10 +75,11 @@ pub async fn telemetry(
     let started = Instant::now();
     let request_id = RequestId::from_request(&req);
     req.extensions_mut().insert(request_id.clone());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let path = req.path().to_owned();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let span = tracing::info_span!("http_request", request_id = %request_id.0, method = %method, path = %path);
+    // `actor` is filled in by `require_bearer` once the caller's token is known.
+    let span = tracing::info_span!("http_request", request_id = %request_id.0, method, path = %path, actor = tracing::field::Empty);
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let (status, route) = match &result {
@@ -80,11 +102,12 @@ pub async fn telemetry(
         );
     });
     if let Some(m) = metrics {
+        let status = status.to_string();
         m.http_requests
-            .with_label_values(&[method.as_str(), route.as_str(), &status.to_string()])
+            .with_label_values(&[method, route.as_str(), &status])
             .inc();
         m.http_duration
-            .with_label_values(&[method.as_str(), route.as_str()])
+            .with_label_values(&[method, route.as_str(), &status])
             .observe(elapsed.as_secs_f64());
     }
     result.map(|mut res| {

@@ -28,16 +28,18 @@ pub async fn get(
     pool: web::Data<PgPool>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || {
-        ApiError::not_found(
-            "deposit_not_found",
-            format!("Bankda has sent nothing about order '{path}'"),
-        )
+    let not_found = |id: Option<&OrderId>| {
+        // Only an id that could be one is shown back: anything else is the caller's text.
+        let message = match id {
+            Some(id) => format!("Bankda has sent nothing about order '{id}'"),
+            None => "Bankda has sent nothing about such an order_id".to_owned(),
+        };
+        ApiError::not_found("deposit_not_found", message)
     };
-    let id = OrderId::parse(&path).map_err(|_| not_found())?;
+    let id = OrderId::parse(&path).map_err(|_| not_found(None))?;
     let (confirmation, records) = confirm::history(&pool, &id).await?;
     if records.is_empty() {
-        return Err(not_found());
+        return Err(not_found(Some(&id)));
     }
     Ok(HttpResponse::Ok().json(DepositHistory {
         order_id: id.to_string(),

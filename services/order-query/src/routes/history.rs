@@ -7,7 +7,12 @@ use platform::db::PgPool;
 use platform::http::ApiError;
 
 fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found("order_not_found", format!("no order with order_id '{id}'"))
+    // Only an id that could be one is shown back: anything else is the caller's text (an
+    // e-mail address, a card number pasted in the wrong place) and is not repeated.
+    match OrderId::parse(id) {
+        Ok(id) => ApiError::not_found("order_not_found", format!("no order with order_id '{id}'")),
+        Err(_) => ApiError::not_found("order_not_found", "no order has such an order_id"),
+    }
 }
 
 /// Every event about the order from every service, oldest first (ties in arrival order), not

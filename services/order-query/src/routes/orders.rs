@@ -18,7 +18,12 @@ fn parse_path_id(raw: &str) -> Result<OrderId, ApiError> {
 }
 
 fn order_not_found(id: &str) -> ApiError {
-    ApiError::not_found("order_not_found", format!("no order with order_id '{id}'"))
+    // Only an id that could be one is shown back: anything else is the caller's text (an
+    // e-mail address, a card number pasted in the wrong place) and is not repeated.
+    match OrderId::parse(id) {
+        Ok(id) => ApiError::not_found("order_not_found", format!("no order with order_id '{id}'")),
+        Err(_) => ApiError::not_found("order_not_found", "no order has such an order_id"),
+    }
 }
 
 /// Creates an order. Sending the same order again returns the same answer; the same `order_id`
@@ -31,7 +36,7 @@ fn order_not_found(id: &str) -> ApiError {
             headers(("Idempotent-Replayed" = String, description = "`true` when this answers an earlier identical request")),
             links(("getOrder" = (operation_id = "getOrder", parameters(("order_id" = "$response.body#/order_id")))),
                   ("cancelOrder" = (operation_id = "cancelOrder", parameters(("order_id" = "$response.body#/order_id")))))),
-        (status = 400, description = "`malformed_json`, `invalid_request` (a missing, ill-typed or unknown field) or `invalid_order` (a value breaks a rule, e.g. a deadline in the past)", body = ErrorBody),
+        (status = 400, description = "`malformed_json`, `invalid_request` (a missing, ill-typed or unknown field), `invalid_amount` (`order_price_amount` not whole won) or `invalid_order` (a value breaks a rule, e.g. a deadline in the past)", body = ErrorBody),
         (status = 409, description = "`order_conflict`: the order_id belongs to a different order", body = ErrorBody)))]
 pub async fn create(
     pool: web::Data<PgPool>,
@@ -43,7 +48,7 @@ pub async fn create(
     let new = body
         .into_inner()
         .parse(now, defaults.deposit_deadline, defaults.shop_offset)
-        .map_err(|e| ApiError::bad_request("invalid_order", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(e.code, e.to_string()))?;
     match store::create(&pool, &new, now).await? {
         CreateOutcome::Created(row) => {
             waker.0.notify_one();
@@ -114,9 +119,7 @@ pub async fn list(
             s.parse::<OrderStatus>().map_err(|_| {
                 ApiError::bad_request(
                     "invalid_status",
-                    format!(
-                        "status '{s}' is not one of awaiting_payment, paid, cancelled, expired"
-                    ),
+                    "status is not one of awaiting_payment, paid, cancelled, expired",
                 )
             })
         })

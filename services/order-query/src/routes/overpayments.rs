@@ -46,10 +46,10 @@ pub async fn list(
     let status = match query.status.as_deref() {
         None => None,
         Some(s @ (overpayments::OPEN | overpayments::REFUNDED)) => Some(s),
-        Some(s) => {
+        Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_status",
-                format!("status '{s}' is not one of open, refunded"),
+                "status is not one of open, refunded",
             ))
         }
     };
