@@ -36,11 +36,37 @@ if ! port_open 5432; then
   wait_port 5432 PostgreSQL 60
 fi
 
+# Every quorum queue keeps files open: with Debian's default of 1024 descriptors a few hundred test
+# queues (each test declares its own, with a dead-letter queue) exhaust them, and the broker then
+# stops answering new connections for minutes. rabbitmq-server starts through `su`, which resets
+# limits, so the limit is raised where its environment file is sourced; a running broker still on
+# the low limit is restarted.
+rabbit_env=/etc/rabbitmq/rabbitmq-env.conf
+raise_rabbit_fds() {
+  [ -d /etc/rabbitmq ] || return 0
+  grep -q '^ulimit -n' "$rabbit_env" 2>/dev/null || echo 'ulimit -n 20000 2>/dev/null || true' >> "$rabbit_env"
+}
+rabbit_soft_fds() {
+  local pid
+  pid=$(pgrep -u rabbitmq -f 'beam.smp.*rabbit' | head -n 1) || return 1
+  awk '/Max open files/ {print $4}' "/proc/$pid/limits"
+}
+if port_open 5672 && command -v rabbitmqctl >/dev/null 2>&1; then
+  fds=$(rabbit_soft_fds || echo 0)
+  if [ "${fds:-0}" -lt 4096 ] && [ "${fds:-0}" -gt 0 ]; then
+    log "RabbitMQ runs with $fds file descriptors; restarting it with more"
+    raise_rabbit_fds
+    rabbitmqctl stop >/dev/null 2>&1 || pkill -u rabbitmq -f 'beam.smp.*rabbit' || true
+    for _ in $(seq 30); do port_open 5672 || break; sleep 1; done
+  fi
+fi
+
 if ! port_open 5672; then
   if ! command -v rabbitmq-server >/dev/null 2>&1; then
     log "installing RabbitMQ"
     apt_install rabbitmq-server
   fi
+  raise_rabbit_fds
   log "starting RabbitMQ"
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_port 5672 RabbitMQ 120

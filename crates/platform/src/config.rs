@@ -173,6 +173,10 @@ pub struct PortoneSettings {
     pub channel_key: Option<String>,
     pub webhook_base_url: String,
     pub timeout: Duration,
+    /// Most PortOne calls in flight at once in this process (`portone::Limiter`).
+    pub max_concurrency: usize,
+    /// How long a call waits for a free slot before it is refused as busy.
+    pub queue_timeout: Duration,
     pub reconcile: ReconcileSettings,
     /// Who may call `/portone/webhook` and `/portone/cvs-confirm`; empty: anyone.
     pub webhook_allowed_ips: Vec<IpNet>,
@@ -293,6 +297,8 @@ struct RawPortone {
     channel_key: Option<String>,
     webhook_base_url: String,
     timeout: String,
+    max_concurrency: usize,
+    queue_timeout: String,
     reconcile: RawReconcile,
     #[serde(default)]
     webhook_allowed_ips: Vec<String>,
@@ -465,6 +471,12 @@ impl Settings {
                 ));
             }
         }
+        if raw.portone.max_concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "portone.max_concurrency",
+                "must be at least 1",
+            ));
+        }
         if raw.amqp.prefetch == 0 {
             return Err(ConfigError::invalid("amqp.prefetch", "must be at least 1"));
         }
@@ -559,6 +571,8 @@ impl Settings {
                     &["http", "https"],
                 )?,
                 timeout: parse_duration("portone.timeout", &raw.portone.timeout)?,
+                max_concurrency: raw.portone.max_concurrency,
+                queue_timeout: parse_duration("portone.queue_timeout", &raw.portone.queue_timeout)?,
                 reconcile: parse_reconcile(&raw.portone.reconcile)?,
                 webhook_allowed_ips: parse_cidrs(
                     "portone.webhook_allowed_ips",
@@ -806,6 +820,10 @@ mod tests {
         assert_eq!(s.bankda.max_confirm_batch, 1000);
         assert_eq!(s.portone.base_url, "https://api.iamport.kr");
         assert_eq!(s.portone.webhook_base_url, "http://localhost:8083");
+        assert_eq!(
+            (s.portone.max_concurrency, s.portone.queue_timeout),
+            (16, Duration::from_secs(2))
+        );
         let r = &s.portone.reconcile;
         assert_eq!(
             (
@@ -850,6 +868,8 @@ mod tests {
             ("http.port", "eighty", "http.port"),
             ("bankda.max_confirm_batch", "0", "bankda.max_confirm_batch"),
             ("portone.reconcile.every", "0s", "portone.reconcile.every"),
+            ("portone.max_concurrency", "0", "portone.max_concurrency"),
+            ("portone.queue_timeout", "2 s", "portone.queue_timeout"),
             (
                 "portone.reconcile.max_every",
                 "1m",

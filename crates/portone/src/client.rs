@@ -2,7 +2,9 @@
 //! refresh-and-retry and the read retries.
 
 use crate::error::PortOneError;
+use crate::flight::Flights;
 use crate::lenient;
+use crate::limit::Limiter;
 use crate::token::{CachedToken, TokenCache};
 use crate::types::*;
 use common::Secret;
@@ -63,6 +65,7 @@ pub type ErrorHook = Arc<dyn Fn(&PortOneError) + Send + Sync>;
 
 struct Inner {
     error_hook: Option<ErrorHook>,
+    limiter: Option<Limiter>,
     http: reqwest::Client,
     base: Url,
     imp_key: String,
@@ -70,6 +73,8 @@ struct Inner {
     timeout: Duration,
     tier: Option<HeaderValue>,
     tokens: TokenCache,
+    /// Reads of one payment (by imp_uid or merchant_uid) in flight, shared by their callers.
+    payment_reads: Flights<Payment>,
 }
 
 impl fmt::Debug for PortOneClient {
@@ -127,6 +132,7 @@ impl PortOneClient {
         Ok(PortOneClient {
             inner: Arc::new(Inner {
                 error_hook: None,
+                limiter: None,
                 http,
                 base,
                 imp_key: config.imp_key,
@@ -134,6 +140,7 @@ impl PortOneClient {
                 timeout: config.timeout,
                 tier,
                 tokens: TokenCache::default(),
+                payment_reads: Flights::default(),
             }),
         })
     }
@@ -147,6 +154,23 @@ impl PortOneClient {
             None => tracing::warn!("error hook set on a shared PortOne client; ignored"),
         }
         self
+    }
+
+    /// Bounds this client's HTTP exchanges (getToken included) with `limiter`, shared with
+    /// every other client given a clone of it: a call that gets no slot within the limiter's
+    /// queue timeout fails with [`PortOneError::Busy`] and sends nothing. Set it before cloning
+    /// the client. Without one, calls are not bounded.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.limiter = Some(limiter),
+            None => tracing::warn!("limiter set on a shared PortOne client; ignored"),
+        }
+        self
+    }
+
+    /// The concurrency bound, when one was given.
+    pub fn limiter(&self) -> Option<&Limiter> {
+        self.inner.limiter.as_ref()
     }
 
     pub fn base_url(&self) -> &str {
@@ -214,25 +238,30 @@ impl PortOneClient {
 
     // ---- payments -----------------------------------------------------------------------
 
-    /// `GET /payments/{imp_uid}`. [`PortOneError::NotFound`] for an unknown imp_uid.
+    /// `GET /payments/{imp_uid}?include_sandbox=true`. [`PortOneError::NotFound`] for an
+    /// unknown imp_uid.
+    ///
+    /// PortOne hides payments made on a test channel unless `include_sandbox` is true, and then
+    /// answers as for an unknown imp_uid. This client always asks with it, so that a test
+    /// payment is seen for what it is ([`Payment::sandbox`] true) and can be refused, rather
+    /// than taken for one that does not exist.
     pub async fn get_payment(&self, imp_uid: &str) -> Result<Payment, PortOneError> {
-        self.get_payment_with(imp_uid, false).await
+        let url = self.url(
+            &["payments", non_empty("imp_uid", imp_uid)?],
+            &[("include_sandbox", "true")],
+        )?;
+        self.read_payment(url).await
     }
 
-    /// `GET /payments/{imp_uid}?include_sandbox=true|false`: PortOne leaves out payments made on
-    /// a test channel unless `include_sandbox` is true.
-    pub async fn get_payment_with(
-        &self,
-        imp_uid: &str,
-        include_sandbox: bool,
-    ) -> Result<Payment, PortOneError> {
-        let query: &[(&str, &str)] = if include_sandbox {
-            &[("include_sandbox", "true")]
-        } else {
-            &[]
-        };
-        let url = self.url(&["payments", non_empty("imp_uid", imp_uid)?], query)?;
-        required(self.call(Method::GET, url, None).await?)
+    /// A payment read that callers asking for the same URL at the same time share: one HTTP
+    /// call, its result (errors included) given to each. A call after it ended is a new one.
+    async fn read_payment(&self, url: Url) -> Result<Payment, PortOneError> {
+        self.inner
+            .payment_reads
+            .run(url.as_str().to_owned(), || async {
+                required(self.call(Method::GET, url, None).await?)
+            })
+            .await
     }
 
     /// `GET /payments/status/{payment_status}?from=&to=&page=&limit=&sorting=`: one page of
@@ -308,7 +337,7 @@ impl PortOneClient {
         }
         let query: Vec<(&str, &str)> = sorting.iter().map(|s| ("sorting", s.as_str())).collect();
         let url = self.url(&segments, &query)?;
-        required(self.call(Method::GET, url, None).await?)
+        self.read_payment(url).await
     }
 
     // ---- billing keys -------------------------------------------------------------------
@@ -482,7 +511,8 @@ impl PortOneClient {
         Ok(url)
     }
 
-    /// One HTTP exchange. Transport failures and timeouts become errors; every HTTP status is an answer.
+    /// One HTTP exchange, inside a slot of the limiter when there is one. Transport failures
+    /// and timeouts become errors; every HTTP status is an answer.
     async fn send(
         &self,
         method: &Method,
@@ -490,6 +520,12 @@ impl PortOneClient {
         body: Option<Vec<u8>>,
         token: Option<&Secret<String>>,
     ) -> Result<Answer, PortOneError> {
+        let _slot = match &self.inner.limiter {
+            Some(limiter) => Some(limiter.acquire().await.inspect_err(|_| {
+                tracing::warn!(method = %method, path = url.path(), "PortOne call refused: every slot taken for the queue timeout");
+            })?),
+            None => None,
+        };
         let started = Instant::now();
         let mut request = self
             .inner
@@ -627,8 +663,10 @@ pub(crate) fn required<T>(
         .ok_or_else(|| PortOneError::Decode(format!("HTTP {status} with code 0 but no `response`")))
 }
 
-/// Reads PortOne's answer: the envelope on 2xx (a `code` other than 0 is an error, except on the
-/// multi-get's 207, whose `response` holds what was found), PortOne's code and message otherwise.
+/// Reads PortOne's answer: the envelope on 2xx, where a `code` other than 0 is an error, and
+/// PortOne's code and message otherwise. A multi-get's 207 (some ids not found) is a success
+/// with `code` 0 and what was found in `response`, as PortOne's official PHP and Node clients
+/// read it (both throw on any other code).
 fn interpret<T: DeserializeOwned>(
     status: StatusCode,
     body: &[u8],
@@ -644,7 +682,7 @@ fn interpret<T: DeserializeOwned>(
     if status.is_success() {
         let envelope: Envelope<T> = serde_json::from_slice(body)
             .map_err(|e| PortOneError::Decode(format!("HTTP {}: {e}", status.as_u16())))?;
-        if envelope.code != 0 && status != StatusCode::MULTI_STATUS {
+        if envelope.code != 0 {
             return Err(PortOneError::Business {
                 status: status.as_u16(),
                 code: envelope.code,
@@ -740,13 +778,28 @@ mod tests {
         ));
         let err = interpret::<Payment>(StatusCode::OK, b"{not json").unwrap_err();
         assert!(matches!(err, PortOneError::Decode(_)));
-        // 207 keeps what was found even with a non-zero code.
+        // A 207 is a success with code 0 and what was found; with another code it is a
+        // refusal, as the official clients read it.
         let (status, env) = interpret::<Vec<Customer>>(
+            StatusCode::MULTI_STATUS,
+            br#"{"code":0,"message":"some missing","response":[]}"#,
+        )
+        .unwrap();
+        assert_eq!((status, env.code), (StatusCode::MULTI_STATUS, 0));
+        assert_eq!(env.response.unwrap(), Vec::<Customer>::new());
+        let err = interpret::<Vec<Customer>>(
             StatusCode::MULTI_STATUS,
             br#"{"code":1,"message":"some missing","response":[]}"#,
         )
-        .unwrap();
-        assert_eq!((status, env.code), (StatusCode::MULTI_STATUS, 1));
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            PortOneError::Business {
+                status: 207,
+                code: 1,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

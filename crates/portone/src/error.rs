@@ -43,6 +43,10 @@ pub enum PortOneError {
     /// The request was refused before sending (an empty path id, a bad configuration, ...).
     #[error("invalid PortOne request: {0}")]
     InvalidRequest(String),
+    /// Every slot of the concurrency bound ([`crate::Limiter`]) stayed taken for the whole queue
+    /// timeout. Nothing was sent to PortOne; try again after `retry_after`.
+    #[error("too many PortOne calls in flight; retry after {retry_after:?}")]
+    Busy { retry_after: Duration },
 }
 
 fn show(message: &Option<String>) -> &str {
@@ -65,6 +69,7 @@ impl PortOneError {
             PortOneError::Transport(_) => "transport",
             PortOneError::Decode(_) => "decode",
             PortOneError::InvalidRequest(_) => "invalid_request",
+            PortOneError::Busy { .. } => "busy",
         }
     }
 
@@ -115,11 +120,26 @@ impl PortOneError {
         }
     }
 
+    /// Refused by the concurrency bound before anything was sent: PortOne never saw the call.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, PortOneError::Busy { .. })
+    }
+
+    /// For [`PortOneError::Busy`], how long the caller should wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PortOneError::Busy { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, PortOneError::NotFound { .. })
     }
 
     /// Worth trying again later: PortOne could not be reached, was too slow, or failed (5xx).
+    /// For a write this means its outcome is unknown. [`PortOneError::Busy`] is not transient in
+    /// that sense: nothing was sent (see [`is_busy`](Self::is_busy)).
     pub fn is_transient(&self) -> bool {
         match self {
             PortOneError::Timeout(_) | PortOneError::Transport(_) => true,

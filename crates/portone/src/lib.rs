@@ -19,18 +19,22 @@ pub mod amount;
 mod cancel;
 mod client;
 mod error;
+mod flight;
 pub mod lenient;
+mod limit;
 pub mod subscribe;
 mod token;
 pub mod types;
 pub mod vbank;
 pub mod webhook;
+mod wire_enum;
 
 pub use cancel::{
     cancellable, CancelRequest, FindAllQuery, Payments, PrepareRequest, PreparedPayment,
 };
 pub use client::{ErrorHook, PortOneClient, PortOneConfig, DEFAULT_TIMEOUT, READ_ATTEMPTS};
 pub use error::PortOneError;
+pub use limit::{Limiter, Slot, DEFAULT_MAX_CONCURRENCY, DEFAULT_QUEUE_TIMEOUT};
 pub use types::*;
 pub use webhook::{CvsConfirmExtra, CvsConfirmRequest, WebhookNotice, CVS_CONFIRM_EVENT};
 

@@ -5,11 +5,11 @@
 //! Response types write every field, `null` included, as PortOne does; request types leave out
 //! the fields that are `None`.
 
+use crate::wire_enum::wire_enum;
 use crate::{amount, lenient};
 use common::Secret;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
 
 /// Every PortOne answer: `code` 0 means success; otherwise `message` says why.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,108 +59,28 @@ pub struct AccessToken {
     pub now: i64,
 }
 
-/// `status` of a payment (`PaymentAnnotation.status`). Values PortOne may add later are kept
-/// as [`PaymentStatus::Other`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PaymentStatus {
-    /// 미결제: issued, not paid (a barcode waiting at the store).
-    Ready,
-    Paid,
-    Cancelled,
-    Failed,
-    Other(String),
-}
-
-impl PaymentStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            PaymentStatus::Ready => "ready",
-            PaymentStatus::Paid => "paid",
-            PaymentStatus::Cancelled => "cancelled",
-            PaymentStatus::Failed => "failed",
-            PaymentStatus::Other(s) => s,
-        }
+wire_enum!(
+    /// `status` of a payment (`PaymentAnnotation.status`). Values PortOne may add later are
+    /// kept as [`PaymentStatus::Other`].
+    PaymentStatus {
+        /// 미결제: issued, not paid (a barcode waiting at the store).
+        Ready = "ready",
+        Paid = "paid",
+        Cancelled = "cancelled",
+        Failed = "failed",
     }
-}
+);
 
-impl From<&str> for PaymentStatus {
-    fn from(s: &str) -> Self {
-        match s {
-            "ready" => PaymentStatus::Ready,
-            "paid" => PaymentStatus::Paid,
-            "cancelled" => PaymentStatus::Cancelled,
-            "failed" => PaymentStatus::Failed,
-            other => PaymentStatus::Other(other.to_owned()),
-        }
-    }
-}
+wire_enum!(
+    /// `schedule-status` of a scheduled billing-key payment.
+    ScheduleStatus { Scheduled = "scheduled", Executed = "executed", Revoked = "revoked" }
+);
 
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for PaymentStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for PaymentStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(PaymentStatus::from(String::deserialize(d)?.as_str()))
-    }
-}
-
-/// `schedule-status` of a scheduled billing-key payment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ScheduleStatus {
-    Scheduled,
-    Executed,
-    Revoked,
-    Other(String),
-}
-
-impl ScheduleStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            ScheduleStatus::Scheduled => "scheduled",
-            ScheduleStatus::Executed => "executed",
-            ScheduleStatus::Revoked => "revoked",
-            ScheduleStatus::Other(s) => s,
-        }
-    }
-}
-
-impl From<&str> for ScheduleStatus {
-    fn from(s: &str) -> Self {
-        match s {
-            "scheduled" => ScheduleStatus::Scheduled,
-            "executed" => ScheduleStatus::Executed,
-            "revoked" => ScheduleStatus::Revoked,
-            other => ScheduleStatus::Other(other.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for ScheduleStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ScheduleStatus {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ScheduleStatus {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(ScheduleStatus::from(String::deserialize(d)?.as_str()))
-    }
-}
+wire_enum!(
+    /// `currency` of a payment (`PaymentAnnotation.currency`, ISO 4217). The spec names KRW, USD
+    /// and VND; any other code is kept as [`Currency::Other`]. KRW has no minor unit.
+    Currency { Krw = "KRW", Usd = "USD", Vnd = "VND", Jpy = "JPY", Eur = "EUR", Cny = "CNY" }
+);
 
 /// `PaymentAnnotation`: one payment as `GET /payments/{imp_uid}`, `POST /cvs` and
 /// `DELETE /cvs/{imp_uid}` return it.
@@ -184,7 +104,9 @@ pub struct Payment {
     pub pg_tid: Option<String>,
     #[serde(default)]
     pub pg_id: Option<String>,
-    /// Whether the payment happened on a test channel (required by the spec; absent in the seed).
+    /// Whether the payment happened on a test channel, moving no money (required by the spec;
+    /// absent in the seed, and then read as false). PortOne's `GET /payments/{imp_uid}` shows
+    /// such payments only when asked with `include_sandbox=true`, which this client always sends.
     #[serde(default)]
     pub sandbox: bool,
     #[serde(default, deserialize_with = "lenient::opt_bool")]
@@ -236,7 +158,9 @@ pub struct Payment {
     #[serde(with = "amount", default)]
     #[cfg_attr(feature = "openapi", schema(value_type = f64))]
     pub cancel_amount: Decimal,
-    pub currency: String,
+    /// Required: an answer without it is not read as KRW, or as anything.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub currency: Currency,
     #[serde(default)]
     pub buyer_name: Option<String>,
     #[serde(default)]
@@ -724,11 +648,65 @@ mod tests {
         assert_eq!(p.status, PaymentStatus::Paid);
         assert_eq!(Payment::time(p.paid_at), Some(1_700_000_100));
         assert_eq!(serde_json::to_value(&p).unwrap(), wire);
+        assert_eq!((p.currency.clone(), p.sandbox), (Currency::Krw, true));
+        // Another currency is read as such, and an unknown one kept as written.
+        let mut vnd = wire.clone();
+        vnd["currency"] = json!("VND");
+        let p: Payment = serde_json::from_value(vnd.clone()).unwrap();
+        assert_eq!(p.currency, Currency::Vnd);
+        assert_eq!(serde_json::to_value(&p).unwrap(), vnd);
+        vnd["currency"] = json!("XTS");
+        let p: Payment = serde_json::from_value(vnd).unwrap();
+        assert_eq!(p.currency, Currency::Other("XTS".into()));
         // Unknown statuses survive.
         let mut other = wire;
         other["status"] = json!("pending");
         let p: Payment = serde_json::from_value(other).unwrap();
         assert_eq!(p.status, PaymentStatus::Other("pending".into()));
+    }
+
+    #[test]
+    fn the_status_enums_keep_portones_words() {
+        let statuses = [
+            (PaymentStatus::Ready, "ready"),
+            (PaymentStatus::Paid, "paid"),
+            (PaymentStatus::Cancelled, "cancelled"),
+            (PaymentStatus::Failed, "failed"),
+            (PaymentStatus::Other("pending".into()), "pending"),
+        ];
+        for (status, text) in statuses {
+            assert_eq!(
+                (status.as_str(), status.to_string()),
+                (text, text.to_owned())
+            );
+            assert_eq!(PaymentStatus::from(text), status);
+            assert_eq!(serde_json::to_value(&status).unwrap(), json!(text));
+        }
+        for (status, text) in [
+            (ScheduleStatus::Scheduled, "scheduled"),
+            (ScheduleStatus::Executed, "executed"),
+            (ScheduleStatus::Revoked, "revoked"),
+        ] {
+            assert_eq!(ScheduleStatus::from(text), status);
+            assert_eq!(
+                serde_json::from_value::<ScheduleStatus>(json!(text)).unwrap(),
+                status
+            );
+        }
+        assert_eq!(
+            PaymentStatusFilter::KNOWN,
+            &["all", "ready", "paid", "cancelled", "failed"]
+        );
+        assert_eq!(PaymentStatusFilter::parse("bogus"), None);
+        assert_eq!(
+            PaymentSorting::KNOWN,
+            &["-started", "started", "-paid", "paid", "-updated", "updated"]
+        );
+        assert_eq!(PaymentSorting::default().as_str(), "-started");
+        assert_eq!(
+            PaymentSorting::parse("-updated"),
+            Some(PaymentSorting::UpdatedDesc)
+        );
     }
 
     #[test]
@@ -855,77 +833,31 @@ mod tests {
     }
 }
 
-/// `payment_status` of `GET /payments/status/{payment_status}`: one status, or `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PaymentStatusFilter {
-    All,
-    Ready,
-    Paid,
-    Cancelled,
-    Failed,
-}
-
-impl PaymentStatusFilter {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PaymentStatusFilter::All => "all",
-            PaymentStatusFilter::Ready => "ready",
-            PaymentStatusFilter::Paid => "paid",
-            PaymentStatusFilter::Cancelled => "cancelled",
-            PaymentStatusFilter::Failed => "failed",
-        }
+wire_enum!(closed
+    /// `payment_status` of `GET /payments/status/{payment_status}`: one status, or `all`.
+    PaymentStatusFilter {
+        All = "all",
+        Ready = "ready",
+        Paid = "paid",
+        Cancelled = "cancelled",
+        Failed = "failed",
     }
+);
 
-    /// The spec's values (`all`, `ready`, `paid`, `cancelled`, `failed`); `None` for others.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "all" => PaymentStatusFilter::All,
-            "ready" => PaymentStatusFilter::Ready,
-            "paid" => PaymentStatusFilter::Paid,
-            "cancelled" => PaymentStatusFilter::Cancelled,
-            "failed" => PaymentStatusFilter::Failed,
-            _ => return None,
-        })
+wire_enum!(closed
+    /// `sorting` of the payment searches (spec default `-started`): by start (`started`, the
+    /// payment window's opening), payment (`paid`) or last change (`updated`), `-` = newest first.
+    #[derive(Default)]
+    PaymentSorting {
+        #[default]
+        StartedDesc = "-started",
+        StartedAsc = "started",
+        PaidDesc = "-paid",
+        PaidAsc = "paid",
+        UpdatedDesc = "-updated",
+        UpdatedAsc = "updated",
     }
-}
-
-/// `sorting` of the payment searches (spec default `-started`): by start (`started`, the
-/// payment window's opening), payment (`paid`) or last change (`updated`), `-` = newest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PaymentSorting {
-    #[default]
-    StartedDesc,
-    StartedAsc,
-    PaidDesc,
-    PaidAsc,
-    UpdatedDesc,
-    UpdatedAsc,
-}
-
-impl PaymentSorting {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PaymentSorting::StartedDesc => "-started",
-            PaymentSorting::StartedAsc => "started",
-            PaymentSorting::PaidDesc => "-paid",
-            PaymentSorting::PaidAsc => "paid",
-            PaymentSorting::UpdatedDesc => "-updated",
-            PaymentSorting::UpdatedAsc => "updated",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "-started" => PaymentSorting::StartedDesc,
-            "started" => PaymentSorting::StartedAsc,
-            "-paid" => PaymentSorting::PaidDesc,
-            "paid" => PaymentSorting::PaidAsc,
-            "-updated" => PaymentSorting::UpdatedDesc,
-            "updated" => PaymentSorting::UpdatedAsc,
-            _ => return None,
-        })
-    }
-}
+);
 
 /// PortOne's most payments per page of `GET /payments/status/…` (`limit`, default 20).
 pub const PAYMENT_LIST_MAX_LIMIT: u32 = 1000;

@@ -77,7 +77,12 @@ impl Stack {
         let token = token["response"]["access_token"].as_str().unwrap();
         let v: Value = self
             .client
-            .get(format!("{}/payments/{imp_uid}", self.sandbox))
+            // The sandbox's payments are test payments, which PortOne (and the sandbox) show
+            // only to a read with include_sandbox=true.
+            .get(format!(
+                "{}/payments/{imp_uid}?include_sandbox=true",
+                self.sandbox
+            ))
             .header("Authorization", token)
             .send()
             .await

@@ -1,9 +1,9 @@
 //! The PortOne V1 surface: `/users/getToken`, `/cvs`, `/payments/{imp_uid}` and
 //! `/subscribe/customers…`, with PortOne's status codes and envelope.
 
-use crate::body::{self, Fields};
+use crate::body::{self, authorize, tri, Fields};
 use crate::state::{now_unix, random_digits, unix, Sandbox, StoredPayment};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::Datelike;
@@ -16,42 +16,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// Unwraps `Ok`, or answers with the `Err` response.
-macro_rules! tri {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(response) => return response,
-        }
-    };
-}
-pub(crate) use tri;
-
 /// Payments and schedules per page (PortOne: at most 20).
 pub const PAGE_SIZE: usize = 20;
-
-/// The sandbox's access-token check: `Authorization: <token>` or `Authorization: Bearer <token>`.
-/// Also remembers the `Tier` header, for `/__sandbox/stats`.
-pub fn authorize(req: &HttpRequest, sandbox: &Sandbox) -> Result<(), HttpResponse> {
-    if let Some(tier) = req.headers().get("tier").and_then(|v| v.to_str().ok()) {
-        sandbox.state().last_tier = Some(tier.to_owned());
-    }
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    let token = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    };
-    if !token.is_empty() && sandbox.token_is_valid(token) {
-        Ok(())
-    } else {
-        Err(body::unauthorized())
-    }
-}
 
 /// `POST /users/getToken` parameters (JSON or form).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -77,11 +43,9 @@ pub struct TokenAnswer {
 pub async fn get_token(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
     sandbox.count_get_token();
     let refused = || {
-        body::error(
-            StatusCode::UNAUTHORIZED,
-            body::CODE_ERROR,
-            "imp_key, imp_secret 인증에 실패하였습니다.",
-        )
+        HttpResponse::from(body::Refusal::Unauthorized(
+            "imp_key, imp_secret 인증에 실패하였습니다.".into(),
+        ))
     };
     let fields = tri!(Fields::read(&req, raw));
     if fields.missing(&["imp_key", "imp_secret"]).is_some() {
@@ -217,7 +181,7 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     if expires_at <= now {
         return body::refuse("expired_at은 현재 시각 이후여야 합니다.");
     }
-    tri!(crate::refunds::check_prepared(
+    tri!(body::check_prepared(
         &sandbox,
         &request.merchant_uid,
         request.amount
@@ -268,18 +232,14 @@ pub async fn issue_cvs(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>
     payment.buyer_addr = request.buyer_addr.clone();
     payment.buyer_postcode = request.buyer_postcode.clone();
     payment.custom_data = request.custom_data.clone();
-    let seq = Sandbox::next_seq(&mut state);
-    state.payments.insert(
-        imp_uid.clone(),
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: request.confirm_url.clone().filter(|u| !u.trim().is_empty()),
-            notice_urls: request.notice_url.clone(),
-            barcode: Some(barcode),
-            expires_at: Some(expires_at),
-            seq,
-        },
-    );
+    let payment = state.record(StoredPayment {
+        payment,
+        confirm_url: request.confirm_url.clone().filter(|u| !u.trim().is_empty()),
+        notice_urls: request.notice_url.clone(),
+        barcode: Some(barcode),
+        expires_at: Some(expires_at),
+        seq: 0,
+    });
     drop(state);
     tracing::info!(imp_uid = %imp_uid, merchant_uid = %payment.merchant_uid, "barcode issued");
     body::ok(payment)
@@ -319,15 +279,16 @@ pub async fn revoke_cvs(
     body::ok(payment)
 }
 
-/// One payment by imp_uid. `include_sandbox` (`true` or `false`, PortOne's boolean) is checked
-/// and otherwise ignored: every sandbox payment is returned.
+/// One payment by imp_uid. As PortOne does, a payment made on a test channel (`sandbox: true`,
+/// which the sandbox's own payments are unless made live through its controls) is shown only
+/// with `include_sandbox=true`; without it the answer is that of an unknown imp_uid.
 #[utoipa::path(get, path = "/payments/{imp_uid}", tag = "portone",
-    params(("imp_uid" = String, Path), ("include_sandbox" = Option<bool>, Query)),
+    params(("imp_uid" = String, Path), ("include_sandbox" = Option<bool>, Query, description = "Show a test-channel payment too (default false)")),
     security(("portone_token" = [])),
     responses((status = 200, body = Envelope<Payment>),
               (status = 400, description = "`include_sandbox` not `true` or `false`, or an imp_uid PortOne never issues (`code` -1)", body = crate::body::ErrorEnvelope),
               (status = 401, body = crate::body::ErrorEnvelope),
-              (status = 404, description = "Unknown imp_uid (`code` 1)", body = crate::body::ErrorEnvelope)))]
+              (status = 404, description = "Unknown imp_uid, or a test payment asked for without `include_sandbox=true` (`code` 1)", body = crate::body::ErrorEnvelope)))]
 pub async fn get_payment(
     req: HttpRequest,
     path: web::Path<String>,
@@ -336,21 +297,23 @@ pub async fn get_payment(
     tri!(authorize(&req, &sandbox));
     let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id));
     // The spec types it `boolean`: anything else is a malformed request, not "false".
-    if body::pairs(req.query_string().as_bytes())
-        .iter()
-        .any(|(k, v)| k == "include_sandbox" && v != "true" && v != "false")
-    {
-        return body::error(
-            StatusCode::BAD_REQUEST,
-            body::CODE_ERROR,
-            "include_sandbox는 true 또는 false여야 합니다.",
-        );
+    let mut include_sandbox = false;
+    for (k, v) in body::pairs(req.query_string().as_bytes()) {
+        if k != "include_sandbox" {
+            continue;
+        }
+        include_sandbox = match v.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => return body::bad_request("include_sandbox는 true 또는 false여야 합니다."),
+        };
     }
     let found = sandbox
         .state()
         .payments
         .get(imp_uid.as_str())
-        .map(|p| p.payment.clone());
+        .map(|p| p.payment.clone())
+        .filter(|p| include_sandbox || !p.sandbox);
     match found {
         Some(payment) => body::ok(payment),
         None => body::not_found("존재하지 않는 결제정보입니다."),
@@ -390,11 +353,7 @@ pub async fn get_customers(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Htt
         return body::invalid_id(e);
     }
     if requested.is_empty() {
-        return body::error(
-            StatusCode::BAD_REQUEST,
-            body::CODE_ERROR,
-            "customer_uid[] 파라미터가 필요합니다.",
-        );
+        return body::bad_request("customer_uid[] 파라미터가 필요합니다.");
     }
     let state = sandbox.state();
     let (found, missing): (Vec<&String>, Vec<&String>) = requested
@@ -412,16 +371,12 @@ pub async fn get_customers(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Htt
         return body::ok(customers);
     }
     let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-    body::json(
-        StatusCode::MULTI_STATUS,
-        &Envelope {
-            code: 0,
-            message: Some(format!(
-                "일부 customer_uid의 빌링키 정보를 조회하지 못했습니다: {}",
-                names.join(", ")
-            )),
-            response: Some(customers),
-        },
+    body::partial(
+        customers,
+        format!(
+            "일부 customer_uid의 빌링키 정보를 조회하지 못했습니다: {}",
+            names.join(", ")
+        ),
     )
 }
 
@@ -620,11 +575,7 @@ pub(crate) fn page_param(req: &HttpRequest) -> Result<usize, HttpResponse> {
         None => Ok(1),
         Some(v) => match v.parse::<usize>() {
             Ok(p) if p >= 1 => Ok(p),
-            _ => Err(body::error(
-                StatusCode::BAD_REQUEST,
-                body::CODE_ERROR,
-                "page는 1 이상의 정수여야 합니다.",
-            )),
+            _ => Err(body::bad_request("page는 1 이상의 정수여야 합니다.")),
         },
     }
 }
@@ -695,7 +646,7 @@ pub async fn customer_schedules(
 ) -> HttpResponse {
     tri!(authorize(&req, &sandbox));
     tri!(CustomerUid::parse(&path).map_err(body::invalid_id));
-    let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
+    let bad = |m: &str| body::bad_request(m);
     let get = |name: &str| body::query_param(&req, name);
     let (Some(from), Some(to)) = (
         get("from").and_then(|v| v.parse::<i64>().ok()),
@@ -746,21 +697,13 @@ pub async fn no_route(
 ) -> HttpResponse {
     match doc.and_then(|d| platform::http::openapi::allowed_methods(&d, req.path())) {
         Some(allow) => {
-            let mut response = body::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                body::CODE_ERROR,
-                "허용되지 않는 메서드입니다.",
-            );
+            let mut response = HttpResponse::from(body::Refusal::MethodNotAllowed);
             if let Ok(value) = header::HeaderValue::from_str(&allow) {
                 response.headers_mut().insert(header::ALLOW, value);
             }
             response
         }
-        None => body::error(
-            StatusCode::NOT_FOUND,
-            body::CODE_ERROR,
-            "존재하지 않는 API입니다.",
-        ),
+        None => HttpResponse::from(body::Refusal::NoRoute),
     }
 }
 

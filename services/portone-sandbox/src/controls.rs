@@ -2,15 +2,15 @@
 //! and demos. These routes need no token. Answers are plain JSON (not PortOne's envelope);
 //! refusals are `{"error": "..."}` with 4xx.
 
-use crate::api::{new_imp_uid, new_payment, tri};
-use crate::body::{self, Fields};
+use crate::api::{new_imp_uid, new_payment};
+use crate::body::{self, control_error, control_request, tri};
 use crate::outbound::{self, Delivery, Format};
-use crate::state::{now_unix, random_digits, Sandbox, StoredPayment};
+use crate::state::{now_unix, random_digits, MerchantTraits, Sandbox, StoredPayment, Traits};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use portone::{
-    CvsConfirmExtra, CvsConfirmRequest, Payment, PaymentStatus, Schedule, ScheduleStatus,
+    Currency, CvsConfirmExtra, CvsConfirmRequest, Payment, PaymentStatus, Schedule, ScheduleStatus,
     WebhookNotice,
 };
 use rust_decimal::Decimal;
@@ -18,17 +18,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
-
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    body::json(status, &json!({"error": message.into()}))
-}
-
-fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
-    let fields = Fields::read(req, raw)?;
-    fields
-        .decode()
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
-}
 
 /// `POST /__sandbox/cvs/{imp_uid}/pay`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -68,12 +57,12 @@ pub async fn pay(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: PayRequest = tri!(read(&req, raw));
+    let request: PayRequest = tri!(control_request(&req, raw));
     let imp_uid = path.into_inner();
     let (confirm_url, confirm_payload) = {
         let state = sandbox.state();
         let Some(stored) = state.payments.get(&imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         tri!(payable(stored));
         let payload = CvsConfirmRequest {
@@ -99,7 +88,7 @@ pub async fn pay(
             .get(&imp_uid)
             .map(|p| p.payment.clone());
         let Some(payment) = payment else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         tracing::info!(imp_uid = %imp_uid, status = ?answer.status, "confirm_url refused the payment");
         return body::json(
@@ -115,7 +104,7 @@ pub async fn pay(
     let (payment, notice_urls) = {
         let mut state = sandbox.state();
         let Some(stored) = state.payments.get_mut(&imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         // Voided (or paid) while confirm_url was being asked.
         tri!(payable(stored));
@@ -152,19 +141,22 @@ pub async fn pay(
 
 fn payable(stored: &StoredPayment) -> Result<(), HttpResponse> {
     if stored.payment.pay_method.as_deref() != Some("cvs") {
-        return Err(refuse(
+        return Err(control_error(
             StatusCode::CONFLICT,
             "not a convenience-store barcode",
         ));
     }
     if stored.payment.status != PaymentStatus::Ready {
-        return Err(refuse(
+        return Err(control_error(
             StatusCode::CONFLICT,
             format!("the payment is {}, not ready", stored.payment.status),
         ));
     }
     if stored.expires_at.is_some_and(|t| t <= now_unix()) {
-        return Err(refuse(StatusCode::CONFLICT, "the barcode has expired"));
+        return Err(control_error(
+            StatusCode::CONFLICT,
+            "the barcode has expired",
+        ));
     }
     Ok(())
 }
@@ -195,11 +187,11 @@ pub struct WebhookAnswer {
     responses((status = 200, body = WebhookAnswer), (status = 404, description = "Unknown imp_uid"),
               (status = 409, description = "No notice_url on the payment and no `url` given")))]
 pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    let request: WebhookRequest = tri!(read(&req, raw));
+    let request: WebhookRequest = tri!(control_request(&req, raw));
     let (notice, urls) = {
         let state = sandbox.state();
         let Some(stored) = state.payments.get(&request.imp_uid) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         let notice = WebhookNotice {
             imp_uid: stored.payment.imp_uid.clone(),
@@ -216,7 +208,7 @@ pub async fn webhook(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
         (notice, urls)
     };
     if urls.is_empty() {
-        return refuse(
+        return control_error(
             StatusCode::CONFLICT,
             "the payment has no notice_url; pass `url`",
         );
@@ -247,15 +239,130 @@ pub async fn tamper_amount(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: AmountRequest = tri!(read(&req, raw));
+    let request: AmountRequest = tri!(control_request(&req, raw));
     let mut state = sandbox.state();
     match state.payments.get_mut(path.as_str()) {
         Some(stored) => {
             stored.payment.amount = request.amount;
             body::json(StatusCode::OK, &stored.payment)
         }
-        None => refuse(StatusCode::NOT_FOUND, "no such imp_uid"),
+        None => control_error(StatusCode::NOT_FOUND, "no such imp_uid"),
     }
+}
+
+/// `POST /__sandbox/payments/{imp_uid}/traits` and `/__sandbox/merchant-uids/{merchant_uid}/traits`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraitsRequest {
+    /// `false`: a payment on a live channel, which `GET /payments/{imp_uid}` shows without
+    /// `include_sandbox`; `true`: a test payment (the sandbox's default).
+    pub sandbox: Option<bool>,
+    /// An ISO 4217 code such as `VND`: a payment in another currency, as a browser checkout
+    /// could make for a KRW order.
+    pub currency: Option<String>,
+    /// For a merchant_uid: only its next `count` payments (all until cleared when absent).
+    pub count: Option<u64>,
+}
+
+impl TraitsRequest {
+    fn traits(&self) -> Result<Traits, HttpResponse> {
+        let currency = match self.currency.as_deref() {
+            None => None,
+            Some(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) => {
+                Some(Currency::parse(c))
+            }
+            Some(_) => {
+                return Err(control_error(
+                    StatusCode::BAD_REQUEST,
+                    "currency must be three capital letters (ISO 4217), such as VND",
+                ))
+            }
+        };
+        Ok(Traits {
+            sandbox: self.sandbox,
+            currency,
+        })
+    }
+}
+
+/// Changes what a payment was made as: a live payment (`"sandbox": false`) or one in another
+/// currency. Answers the payment.
+#[utoipa::path(post, path = "/__sandbox/payments/{imp_uid}/traits", tag = "sandbox controls",
+    params(("imp_uid" = String, Path)), request_body = TraitsRequest,
+    responses((status = 200, body = Payment), (status = 400, description = "Bad currency or body"),
+              (status = 404, description = "Unknown imp_uid")))]
+pub async fn payment_traits(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: TraitsRequest = tri!(control_request(&req, raw));
+    if request.count.is_some() {
+        return control_error(
+            StatusCode::BAD_REQUEST,
+            "count applies to a merchant_uid only",
+        );
+    }
+    let traits = tri!(request.traits());
+    let mut state = sandbox.state();
+    match state.payments.get_mut(path.as_str()) {
+        Some(stored) => {
+            traits.apply(&mut stored.payment);
+            body::json(StatusCode::OK, &stored.payment)
+        }
+        None => control_error(StatusCode::NOT_FOUND, "no such imp_uid"),
+    }
+}
+
+/// The next payments made under a merchant_uid (by `/cvs`, `/vbanks`, charges, schedules run,
+/// `/__sandbox/payments`) are made as given: live, or in another currency. For the next `count`
+/// of them, or until cleared with `DELETE`.
+#[utoipa::path(post, path = "/__sandbox/merchant-uids/{merchant_uid}/traits", tag = "sandbox controls",
+    params(("merchant_uid" = String, Path)), request_body = TraitsRequest,
+    responses((status = 200, description = "`{merchant_uid, sandbox, currency, remaining}`"),
+              (status = 400, description = "Bad currency, count 0, or body")))]
+pub async fn merchant_traits(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: Bytes,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let request: TraitsRequest = tri!(control_request(&req, raw));
+    if request.count == Some(0) {
+        return control_error(StatusCode::BAD_REQUEST, "count must be at least 1");
+    }
+    let traits = tri!(request.traits());
+    let answer = json!({
+        "merchant_uid": path.as_str(),
+        "sandbox": traits.sandbox,
+        "currency": traits.currency,
+        "remaining": request.count,
+    });
+    sandbox.state().merchant_traits.insert(
+        path.into_inner(),
+        MerchantTraits {
+            traits,
+            remaining: request.count,
+        },
+    );
+    body::json(StatusCode::OK, &answer)
+}
+
+/// Payments made under the merchant_uid from now on are the sandbox's defaults again.
+#[utoipa::path(delete, path = "/__sandbox/merchant-uids/{merchant_uid}/traits", tag = "sandbox controls",
+    params(("merchant_uid" = String, Path)),
+    responses((status = 200, description = "`{\"cleared\": true|false}`")))]
+pub async fn clear_merchant_traits(
+    path: web::Path<String>,
+    sandbox: web::Data<Sandbox>,
+) -> HttpResponse {
+    let cleared = sandbox
+        .state()
+        .merchant_traits
+        .remove(path.as_str())
+        .is_some();
+    body::json(StatusCode::OK, &json!({"cleared": cleared}))
 }
 
 /// `POST /__sandbox/token-lifetime`.
@@ -273,9 +380,9 @@ pub async fn token_lifetime(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: LifetimeRequest = tri!(read(&req, raw));
+    let request: LifetimeRequest = tri!(control_request(&req, raw));
     if request.seconds == 0 {
-        return refuse(StatusCode::BAD_REQUEST, "seconds must be at least 1");
+        return control_error(StatusCode::BAD_REQUEST, "seconds must be at least 1");
     }
     let lifetime = Duration::from_secs(request.seconds);
     let limit = SystemTime::now() + lifetime;
@@ -308,6 +415,10 @@ pub struct Stats {
     pub schedules: usize,
     /// The last `Tier` header seen on an authenticated call.
     pub last_tier: Option<String>,
+    /// Calls to the PortOne surface received, counted on arrival (delayed ones included).
+    pub calls_received: u64,
+    /// Calls to the PortOne surface not answered yet (slowed by `/__sandbox/latency`, ...).
+    pub calls_in_flight: u64,
 }
 
 /// Counters for tests.
@@ -322,6 +433,8 @@ pub async fn stats(sandbox: web::Data<Sandbox>) -> HttpResponse {
         customers: state.customers.len(),
         schedules: state.schedules.len(),
         last_tier: state.last_tier.clone(),
+        calls_received: sandbox.latency.received.load(Ordering::SeqCst),
+        calls_in_flight: sandbox.latency.in_flight.load(Ordering::SeqCst),
     };
     body::json(StatusCode::OK, &stats)
 }
@@ -345,13 +458,13 @@ pub async fn seed_payments(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedPaymentsRequest = tri!(read(&req, raw));
+    let request: SeedPaymentsRequest = tri!(control_request(&req, raw));
     if request.count > 1000 {
-        return refuse(StatusCode::BAD_REQUEST, "count must be at most 1000");
+        return control_error(StatusCode::BAD_REQUEST, "count must be at most 1000");
     }
     let mut state = sandbox.state();
     let Some(customer) = state.customers.get(path.as_str()).cloned() else {
-        return refuse(StatusCode::NOT_FOUND, "no such customer_uid");
+        return control_error(StatusCode::NOT_FOUND, "no such customer_uid");
     };
     let mut created = Vec::new();
     for _ in 0..request.count {
@@ -371,18 +484,14 @@ pub async fn seed_payments(
         payment.paid_at = Some(now);
         payment.customer_uid = Some(customer.customer_uid.clone());
         payment.customer_uid_usage = Some("payment".into());
-        let seq = Sandbox::next_seq(&mut state);
-        state.payments.insert(
-            imp_uid.clone(),
-            StoredPayment {
-                payment,
-                confirm_url: None,
-                notice_urls: Vec::new(),
-                barcode: None,
-                expires_at: None,
-                seq,
-            },
-        );
+        state.record(StoredPayment {
+            payment,
+            confirm_url: None,
+            notice_urls: Vec::new(),
+            barcode: None,
+            expires_at: None,
+            seq: 0,
+        });
         created.push(imp_uid);
     }
     body::json(StatusCode::OK, &json!({"created": created}))
@@ -418,7 +527,7 @@ pub async fn seed_schedules(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedSchedulesRequest = tri!(read(&req, raw));
+    let request: SeedSchedulesRequest = tri!(control_request(&req, raw));
     let mut state = sandbox.state();
     let customer = state.customers.get(path.as_str()).cloned();
     let created = request.schedules.len();
@@ -474,6 +583,12 @@ pub struct SeedPayment {
     pub cancelled_at: Option<i64>,
     #[serde(default)]
     pub failed_at: Option<i64>,
+    /// `false`: a live payment; default `true` (a test payment, as every sandbox payment).
+    #[serde(default)]
+    pub sandbox: Option<bool>,
+    /// ISO 4217; default `KRW`. Another currency is a payment a browser checkout could make.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -493,24 +608,30 @@ pub async fn seed_payments_at(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: SeedPaymentsAtRequest = tri!(read(&req, raw));
+    let request: SeedPaymentsAtRequest = tri!(control_request(&req, raw));
     if request.payments.len() > 1000 {
-        return refuse(StatusCode::BAD_REQUEST, "at most 1000 payments at once");
+        return control_error(StatusCode::BAD_REQUEST, "at most 1000 payments at once");
     }
     let mut seeds = Vec::new();
     for seed in request.payments {
         let status = PaymentStatus::from(seed.status.as_deref().unwrap_or("paid"));
         if matches!(status, PaymentStatus::Other(_)) {
-            return refuse(
+            return control_error(
                 StatusCode::BAD_REQUEST,
                 "status must be ready, paid, cancelled or failed",
             );
         }
-        seeds.push((seed, status));
+        let traits = tri!(TraitsRequest {
+            sandbox: seed.sandbox,
+            currency: seed.currency.clone(),
+            count: None,
+        }
+        .traits());
+        seeds.push((seed, status, traits));
     }
     let mut state = sandbox.state();
     let mut created = Vec::new();
-    for (seed, status) in seeds {
+    for (seed, status, traits) in seeds {
         let imp_uid = new_imp_uid(|c| state.payments.contains_key(c));
         let mut payment = new_payment(imp_uid.clone(), seed.merchant_uid, seed.amount);
         let started = seed.started_at.unwrap_or_else(now_unix);
@@ -527,18 +648,15 @@ pub async fn seed_payments_at(
             payment.cancel_amount = payment.amount;
         }
         payment.status = status.clone();
-        let seq = Sandbox::next_seq(&mut state);
-        state.payments.insert(
-            imp_uid.clone(),
-            StoredPayment {
-                payment,
-                confirm_url: None,
-                notice_urls: Vec::new(),
-                barcode: None,
-                expires_at: None,
-                seq,
-            },
-        );
+        traits.apply(&mut payment);
+        state.record(StoredPayment {
+            payment,
+            confirm_url: None,
+            notice_urls: Vec::new(),
+            barcode: None,
+            expires_at: None,
+            seq: 0,
+        });
         created.push(imp_uid);
     }
     body::json(StatusCode::OK, &json!({"created": created}))

@@ -2,9 +2,9 @@
 //! `GET /payments/{imp_uid}` answering 5xx or too late, for the next N calls or for a while.
 //! Controlled through `/__sandbox/faults/…` (no token, plain JSON).
 
-use crate::api::tri;
-use crate::body::{self, Fields};
+use crate::body::{self, control_error, control_request, tri};
 use crate::outbound::{self, Delivery, Format};
+use crate::state::faults::{NoticeFault, NoticeMode, ReadFault, ReadMode, Window};
 use crate::state::Sandbox;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,116 +13,10 @@ use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes};
 use actix_web::{Error, HttpRequest, HttpResponse};
 use portone::WebhookNotice;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// How a notice gets lost. The merchant never receives it in any mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum NoticeMode {
-    /// Delivered normally (turns a fault off).
-    None,
-    /// As if nothing listened at the notice_url.
-    Refused,
-    /// As if a proxy in front of the merchant answered `status` (default 502).
-    #[serde(rename = "5xx")]
-    ServerError,
-    /// As if the merchant never answered: the sandbox waits its outbound timeout.
-    Timeout,
-}
-
-/// How `GET /payments/{imp_uid}` fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReadMode {
-    /// Answers normally (turns a fault off).
-    None,
-    /// Answers `status` (default 500) with PortOne's envelope, code -1.
-    #[serde(rename = "5xx")]
-    ServerError,
-    /// Answers normally, but only after `delay_ms` (default 30000): later than a client's timeout.
-    Timeout,
-}
-
-/// How long a fault lasts: the next `count` calls, `seconds` from now, both (whichever ends
-/// first), or until turned off when neither is given.
-#[derive(Debug, Clone)]
-struct Window {
-    remaining: Option<u64>,
-    until: Option<Instant>,
-}
-
-impl Window {
-    fn new(count: Option<u64>, seconds: Option<f64>) -> Self {
-        Window {
-            remaining: count,
-            until: seconds.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0))),
-        }
-    }
-
-    /// Whether this call is hit; counts it.
-    fn hit(&mut self) -> bool {
-        if self.until.is_some_and(|u| Instant::now() >= u) || self.remaining == Some(0) {
-            return false;
-        }
-        if let Some(r) = &mut self.remaining {
-            *r -= 1;
-        }
-        true
-    }
-
-    fn describe(&self) -> serde_json::Value {
-        json!({
-            "remaining_calls": self.remaining,
-            "remaining_ms": self.until.map(|u| u.saturating_duration_since(Instant::now()).as_millis() as u64),
-        })
-    }
-}
-
-#[derive(Debug, Clone)]
-struct NoticeFault {
-    mode: NoticeMode,
-    status: u16,
-    window: Window,
-}
-
-#[derive(Debug, Clone)]
-struct ReadFault {
-    mode: ReadMode,
-    status: u16,
-    delay: Duration,
-    window: Window,
-}
-
-/// The faults in force, and what they did.
-#[derive(Debug, Default)]
-pub struct Faults {
-    notice: Mutex<Option<NoticeFault>>,
-    read: Mutex<Option<ReadFault>>,
-    pub notices_lost: AtomicU64,
-    pub get_payment_calls: AtomicU64,
-    pub get_payment_failed: AtomicU64,
-}
-
-impl Faults {
-    fn notice_hit(&self) -> Option<(NoticeMode, u16)> {
-        let mut guard = self.notice.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = guard.as_mut()?;
-        fault.window.hit().then_some((fault.mode, fault.status))
-    }
-
-    fn read_hit(&self) -> Option<(ReadMode, u16, Duration)> {
-        let mut guard = self.read.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = guard.as_mut()?;
-        fault
-            .window
-            .hit()
-            .then_some((fault.mode, fault.status, fault.delay))
-    }
-}
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// Sends a notice, unless a notice fault is in force: then it is lost on the way and the
 /// delivery says how (the merchant receives nothing).
@@ -173,11 +67,7 @@ pub async fn get_payment_gate(
             ReadMode::ServerError => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let response = body::error(
-                    status,
-                    body::CODE_ERROR,
-                    "일시적인 오류가 발생했습니다. (sandbox fault)",
-                );
+                let response = HttpResponse::from(body::Refusal::Fault(status));
                 return Ok(req.into_response(response).map_into_right_body());
             }
             ReadMode::Timeout => tokio::time::sleep(delay).await,
@@ -189,20 +79,13 @@ pub async fn get_payment_gate(
         .map(ServiceResponse::map_into_left_body)
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    body::json(status, &json!({"error": message.into()}))
-}
-
-fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
-    Fields::read(req, raw)?
-        .decode()
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
-}
-
 fn server_error_status(status: Option<u16>, default: u16) -> Result<u16, HttpResponse> {
     match status.unwrap_or(default) {
         s @ 500..=599 => Ok(s),
-        _ => Err(refuse(StatusCode::BAD_REQUEST, "status must be 500-599")),
+        _ => Err(control_error(
+            StatusCode::BAD_REQUEST,
+            "status must be 500-599",
+        )),
     }
 }
 
@@ -232,7 +115,7 @@ pub async fn set_notice_fault(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: NoticeFaultRequest = tri!(read(&req, raw));
+    let request: NoticeFaultRequest = tri!(control_request(&req, raw));
     let fault = match request.mode {
         NoticeMode::None => None,
         mode => Some(NoticeFault {
@@ -278,7 +161,7 @@ pub async fn set_read_fault(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: ReadFaultRequest = tri!(read(&req, raw));
+    let request: ReadFaultRequest = tri!(control_request(&req, raw));
     let fault = match request.mode {
         ReadMode::None => None,
         mode => Some(ReadFault {

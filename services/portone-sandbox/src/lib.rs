@@ -13,6 +13,7 @@ pub mod api;
 pub mod body;
 pub mod controls;
 pub mod faults;
+pub mod latency;
 pub mod lookups;
 pub mod outbound;
 pub mod refunds;

@@ -1,10 +1,8 @@
 //! PortOne's payment searches: `GET /payments/status/{payment_status}` (paged, by time window)
 //! and `GET /payments/find/{merchant_uid}[/{payment_status}]` (the first by `sorting`).
 
-use crate::api::{authorize, tri};
-use crate::body;
+use crate::body::{self, authorize, tri};
 use crate::state::{now_unix, Sandbox, StoredPayment};
-use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use portone::{
@@ -14,7 +12,7 @@ use portone::{
 use std::cmp::Ordering;
 
 pub(crate) fn bad(message: impl Into<String>) -> HttpResponse {
-    body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
+    body::bad_request(message)
 }
 
 use body::query_param as param;

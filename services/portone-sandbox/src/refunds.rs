@@ -11,15 +11,15 @@
 //!   with `enable_webhook` true (PortOne's default is false);
 //! - a virtual-account payment needs `refund_holder`, `refund_bank` and `refund_account`;
 //! - a merchant_uid registered with `/payments/prepare` can only be paid with that amount
-//!   ([`check_prepared`], called by every route that creates a payment).
+//!   ([`crate::body::check_prepared`], called by every route that creates a payment).
 //!
 //! `/__sandbox/faults/cancel` makes the cancel fail (5xx, nothing done) or answer too late (the
 //! cancel done, the answer after `delay_ms`: a lost answer), and counts the cancels received.
 
-use crate::api::{authorize, tri};
-use crate::body::{self, Fields};
+use crate::body::{self, authorize, control_error, control_request, tri, Fields};
 use crate::lookups;
 use crate::outbound::Format;
+use crate::state::faults::{CancelFault, CancelMode};
 use crate::state::{now_unix, random_digits, random_hex, Sandbox, StoredPayment};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -32,81 +32,12 @@ use portone::{
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Most ids `GET /payments` takes at once (spec: 100).
 pub const MAX_MULTI_IDS: usize = 100;
-
-/// How `POST /payments/cancel` fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CancelMode {
-    /// Answers normally (turns the fault off).
-    None,
-    /// Answers `status` (default 500), cancelling nothing.
-    #[serde(rename = "5xx")]
-    ServerError,
-    /// Cancels, then answers only after `delay_ms` (default 30000): the caller's timeout
-    /// fires first and it cannot know the cancel happened.
-    Timeout,
-}
-
-#[derive(Debug, Clone)]
-struct CancelFault {
-    mode: CancelMode,
-    status: u16,
-    delay: Duration,
-    remaining: Option<u64>,
-}
-
-/// The refund side of the sandbox's memory: prepared amounts, the cancel fault and counters.
-#[derive(Debug, Default)]
-pub struct RefundState {
-    prepared: Mutex<HashMap<String, PreparedPayment>>,
-    fault: Mutex<Option<CancelFault>>,
-    /// `POST /payments/cancel` calls received (authenticated).
-    pub cancel_calls: AtomicU64,
-    /// Cancels applied.
-    pub cancels_applied: AtomicU64,
-}
-
-impl RefundState {
-    fn fault_hit(&self) -> Option<CancelFault> {
-        let mut guard = self.fault.lock().unwrap_or_else(|e| e.into_inner());
-        let fault = guard.as_mut()?;
-        if fault.remaining == Some(0) {
-            return None;
-        }
-        if let Some(r) = &mut fault.remaining {
-            *r -= 1;
-        }
-        Some(fault.clone())
-    }
-
-    fn prepared(&self) -> std::sync::MutexGuard<'_, HashMap<String, PreparedPayment>> {
-        self.prepared.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// PortOne's refusal of a payment whose amount is not the one registered in advance for its
-/// merchant_uid. Every sandbox route that creates a payment calls this first.
-pub fn check_prepared(
-    sandbox: &Sandbox,
-    merchant_uid: &str,
-    amount: Decimal,
-) -> Result<(), HttpResponse> {
-    match sandbox.refunds.prepared().get(merchant_uid) {
-        Some(p) if p.amount != amount => Err(body::refuse(format!(
-            "사전등록된 결제금액({})과 요청된 결제금액({})이 일치하지 않습니다.",
-            p.amount.normalize(),
-            amount.normalize()
-        ))),
-        _ => Ok(()),
-    }
-}
 
 fn text(fields: &Fields, name: &str) -> Option<String> {
     match fields.map.get(name) {
@@ -143,11 +74,9 @@ pub async fn cancel_payment(
     let fault = sandbox.refunds.fault_hit();
     if let Some(f) = fault.as_ref().filter(|f| f.mode == CancelMode::ServerError) {
         tracing::info!("cancel failed (sandbox fault)");
-        return body::error(
+        return HttpResponse::from(body::Refusal::Fault(
             StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            body::CODE_ERROR,
-            "일시적인 오류가 발생했습니다. (sandbox fault)",
-        );
+        ));
     }
     for (name, value) in [
         ("amount", request.amount),
@@ -172,11 +101,9 @@ pub async fn cancel_payment(
                 .map(|p| p.payment.imp_uid.clone()),
         };
         let Some(stored) = key.and_then(|k| state.payments.get_mut(&k)) else {
-            return body::error(
-                StatusCode::OK,
-                body::CODE_NOT_FOUND,
-                "취소할 결제건이 존재하지 않습니다.",
-            );
+            return HttpResponse::from(body::Refusal::NothingToDo(
+                "취소할 결제건이 존재하지 않습니다.".into(),
+            ));
         };
         tri!(apply_cancel(stored, &request));
         (stored.payment.clone(), stored.notice_urls.clone())
@@ -303,7 +230,7 @@ pub async fn get_payments(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Http
     };
     let imp_uids = ids(["imp_uid[]", "imp_uid"]);
     let merchant_uids = ids(["merchant_uid[]", "merchant_uid"]);
-    let bad = |m: &str| body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, m);
+    let bad = |m: &str| body::bad_request(m);
     if imp_uids.is_empty() && merchant_uids.is_empty() {
         return bad("imp_uid[] 또는 merchant_uid[] 파라미터가 필요합니다.");
     }
@@ -346,16 +273,12 @@ pub async fn get_payments(req: HttpRequest, sandbox: web::Data<Sandbox>) -> Http
     if missing.is_empty() {
         return body::ok(found);
     }
-    body::json(
-        StatusCode::MULTI_STATUS,
-        &Envelope {
-            code: body::CODE_NOT_FOUND,
-            message: Some(format!(
-                "일부 결제건의 정보를 조회하지 못했습니다: {}",
-                missing.join(", ")
-            )),
-            response: Some(found),
-        },
+    body::partial(
+        found,
+        format!(
+            "일부 결제건의 정보를 조회하지 못했습니다: {}",
+            missing.join(", ")
+        ),
     )
 }
 
@@ -506,11 +429,10 @@ pub async fn prepare(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
     let request = tri!(read_prepare(&req, raw));
     let mut prepared = sandbox.refunds.prepared();
     if prepared.contains_key(&request.merchant_uid) {
-        return body::error(
-            StatusCode::OK,
-            body::CODE_NOT_FOUND,
-            "이미 등록된 merchant_uid입니다. 금액을 수정하려면 PUT /payments/prepare를 사용하세요.",
-        );
+        return HttpResponse::from(body::Refusal::NothingToDo(
+            "이미 등록된 merchant_uid입니다. 금액을 수정하려면 PUT /payments/prepare를 사용하세요."
+                .into(),
+        ));
     }
     let answer = prepared_of(request);
     prepared.insert(answer.merchant_uid.clone(), answer.clone());
@@ -599,17 +521,10 @@ pub async fn set_cancel_fault(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let refuse = |m: String| body::json(StatusCode::BAD_REQUEST, &json!({"error": m}));
-    let request: CancelFaultRequest = match Fields::read(&req, raw).and_then(|f| {
-        f.decode::<CancelFaultRequest>()
-            .map_err(|e| refuse(format!("invalid body: {e}")))
-    }) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let request: CancelFaultRequest = tri!(control_request(&req, raw));
     let status = request.status.unwrap_or(500);
     if !(500..=599).contains(&status) {
-        return refuse("status must be 500-599".into());
+        return control_error(StatusCode::BAD_REQUEST, "status must be 500-599");
     }
     let fault = match request.mode {
         CancelMode::None => None,

@@ -2,7 +2,7 @@
 //! operator routes, on a listener bound first (tests ask for port 0).
 
 use crate::state::{Sandbox, SandboxOptions};
-use crate::{api, controls, faults, lookups, refunds, subscribe, vbanks};
+use crate::{api, controls, faults, latency, lookups, refunds, subscribe, vbanks};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use platform::config::Settings;
@@ -41,6 +41,8 @@ impl Application {
         let scheduler = tokio::spawn(subscribe::run_due(sandbox.clone(), shutdown.child_token()));
         let server = HttpServer::new(move || {
             App::new()
+                // Innermost: a delayed call still counts in the service's request metrics.
+                .wrap(from_fn(latency::gate))
                 .wrap(http::BodyLimit::with_reply(
                     body_limit,
                     crate::body::too_large,
@@ -128,11 +130,26 @@ impl Application {
                             "/payments/{imp_uid}/amount",
                             web::post().to(controls::tamper_amount),
                         )
+                        .route(
+                            "/payments/{imp_uid}/traits",
+                            web::post().to(controls::payment_traits),
+                        )
+                        .service(
+                            web::resource("/merchant-uids/{merchant_uid}/traits")
+                                .route(web::post().to(controls::merchant_traits))
+                                .route(web::delete().to(controls::clear_merchant_traits)),
+                        )
                         .route("/token-lifetime", web::post().to(controls::token_lifetime))
                         .route("/revoke-tokens", web::post().to(controls::revoke_tokens))
                         .route("/stats", web::get().to(controls::stats))
                         .route("/payments", web::post().to(controls::seed_payments_at))
                         .route("/faults", web::get().to(faults::faults))
+                        .service(
+                            web::resource("/latency")
+                                .route(web::get().to(latency::latency))
+                                .route(web::post().to(latency::set_latency))
+                                .route(web::delete().to(latency::clear_latency)),
+                        )
                         .route("/faults/cancel", web::get().to(refunds::cancel_faults))
                         .route("/faults/cancel", web::post().to(refunds::set_cancel_fault))
                         .route("/faults/notices", web::post().to(faults::set_notice_fault))
@@ -340,10 +357,12 @@ impl utoipa::Modify for PortoneShapes {
           api::get_customer, api::issue_customer, api::delete_customer, api::customer_payments,
           api::customer_schedules, controls::pay, controls::webhook, controls::tamper_amount,
           controls::token_lifetime, controls::revoke_tokens, controls::stats,
-          controls::seed_payments, controls::seed_schedules,
+          controls::seed_payments, controls::seed_schedules, controls::payment_traits,
+          controls::merchant_traits, controls::clear_merchant_traits,
           lookups::list_by_status, lookups::find_by_merchant_uid,
           lookups::find_by_merchant_uid_and_status, controls::seed_payments_at,
           faults::faults, faults::set_notice_fault, faults::set_read_fault,
+          latency::latency, latency::set_latency, latency::clear_latency,
           refunds::cancel_payment, refunds::get_payments, refunds::find_all_any_status,
           refunds::find_all_by_status, refunds::prepare, refunds::edit_prepare,
           refunds::get_prepared, refunds::set_cancel_fault, refunds::cancel_faults,

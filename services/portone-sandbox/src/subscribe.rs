@@ -5,9 +5,10 @@
 //! run when their time comes (checked every second) or when `/__sandbox/subscribe/schedules/
 //! {merchant_uid}/run` says so, and send their notice like any payment.
 
-use crate::api::{card_company, mask_card, new_imp_uid, new_payment, too_long, tri, valid_expiry};
-use crate::body::{self, Fields};
+use crate::api::{card_company, mask_card, new_imp_uid, new_payment, too_long, valid_expiry};
+use crate::body::{self, authorize, control_error, control_request, tri, Fields};
 use crate::outbound::{Delivery, Format};
+use crate::state::faults::{ChargeFault, ChargeMode, Decline};
 use crate::state::{now_unix, random_digits, Sandbox, State, StoredPayment};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
@@ -23,34 +24,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// The card company refuses the billing key's next charges.
-#[derive(Debug, Clone)]
-pub struct Decline {
-    pub fail_reason: String,
-    /// `None`: every charge until cleared.
-    pub remaining: Option<u64>,
-}
-
-/// How a charge's answer is lost after the charge was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ChargeMode {
-    /// Answers normally (turns the fault off).
-    None,
-    /// Charged, then answered only after `delay_ms`: later than a client's timeout.
-    Timeout,
-    /// Charged, then answered 500 with PortOne's envelope.
-    #[serde(rename = "5xx")]
-    ServerError,
-}
-
-#[derive(Debug, Clone)]
-pub struct ChargeFault {
-    pub mode: ChargeMode,
-    pub delay: Duration,
-    pub remaining: Option<u64>,
-}
 
 fn already_paid(state: &State, merchant_uid: &str) -> bool {
     state
@@ -138,19 +111,14 @@ fn charge(state: &mut State, customer: &Customer, charge: Charge<'_>) -> Payment
             payment.receipt_url = Some(format!("https://sandbox.invalid/receipts/{imp_uid}"));
         }
     }
-    let seq = Sandbox::next_seq(state);
-    state.payments.insert(
-        imp_uid,
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: None,
-            notice_urls: charge.notice_urls,
-            barcode: None,
-            expires_at: None,
-            seq,
-        },
-    );
-    payment
+    state.record(StoredPayment {
+        payment,
+        confirm_url: None,
+        notice_urls: charge.notice_urls,
+        barcode: None,
+        expires_at: None,
+        seq: 0,
+    })
 }
 
 /// Sends the payment's notices after the answer, as PortOne does (lost under a notice fault).
@@ -178,11 +146,9 @@ async fn answer_charge(fault: Option<(ChargeMode, Duration)>, payment: Payment) 
             tokio::time::sleep(delay).await;
             body::ok(payment)
         }
-        Some((ChargeMode::ServerError, _)) => body::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            body::CODE_ERROR,
-            "일시적인 오류가 발생했습니다. (sandbox fault)",
-        ),
+        Some((ChargeMode::ServerError, _)) => {
+            HttpResponse::from(body::Refusal::Fault(StatusCode::INTERNAL_SERVER_ERROR))
+        }
         _ => body::ok(payment),
     }
 }
@@ -201,7 +167,7 @@ fn unknown_customer() -> HttpResponse {
               (status = 401, body = crate::body::ErrorEnvelope),
               (status = 500, description = "A charge fault: charged, answer lost", body = crate::body::ErrorEnvelope)))]
 pub async fn again(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
     let request: AgainRequest =
         tri!(fields.require(&["customer_uid", "merchant_uid", "amount", "name"]));
@@ -266,7 +232,7 @@ pub async fn again(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
               (status = 401, body = crate::body::ErrorEnvelope),
               (status = 500, description = "A charge fault: charged, answer lost", body = crate::body::ErrorEnvelope)))]
 pub async fn onetime(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
     if let Some(missing) = fields.missing(&["merchant_uid", "amount", "card_number", "expiry"]) {
         return body::refuse(format!("{missing} 파라미터가 누락되었습니다."));
@@ -395,7 +361,7 @@ pub async fn onetime(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) 
     responses((status = 200, description = "Booked; or `code` -1 (unknown customer_uid, schedule_at past, merchant_uid booked or paid, ...)", body = Envelope<Vec<Schedule>>),
               (status = 401, body = crate::body::ErrorEnvelope)))]
 pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
     let request: ScheduleRequest = tri!(fields.require(&["customer_uid", "schedules"]));
     tri!(body::check_channel(
@@ -493,7 +459,7 @@ pub async fn schedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>)
     responses((status = 200, description = "Revoked; or `code` -1 (customer_uid missing) or 1 (nothing booked to revoke)", body = Envelope<Vec<Schedule>>),
               (status = 401, body = crate::body::ErrorEnvelope)))]
 pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
     let request: UnscheduleRequest = tri!(fields.require(&["customer_uid"]));
     let now = now_unix();
@@ -513,11 +479,9 @@ pub async fn unschedule(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox
     }
     drop(state);
     if revoked.is_empty() {
-        return body::error(
-            StatusCode::OK,
-            body::CODE_NOT_FOUND,
-            "취소할 예약결제 기록이 존재하지 않습니다.",
-        );
+        return HttpResponse::from(body::Refusal::NothingToDo(
+            "취소할 예약결제 기록이 존재하지 않습니다.".into(),
+        ));
     }
     tracing::info!(customer_uid = %request.customer_uid, count = revoked.len(), "charges unscheduled");
     body::ok(revoked)
@@ -533,7 +497,7 @@ pub async fn get_schedule(
     path: web::Path<String>,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let found = sandbox
         .state()
         .schedules
@@ -620,19 +584,14 @@ fn execute(state: &mut State, merchant_uid: &str) -> Option<(Payment, Vec<String
             });
             p.customer_uid = s.customer_uid.clone();
             p.customer_uid_usage = Some("payment.scheduled".into());
-            let seq = Sandbox::next_seq(state);
-            state.payments.insert(
-                imp_uid,
-                StoredPayment {
-                    payment: p.clone(),
-                    confirm_url: None,
-                    notice_urls: urls.clone(),
-                    barcode: None,
-                    expires_at: None,
-                    seq,
-                },
-            );
-            p
+            state.record(StoredPayment {
+                payment: p,
+                confirm_url: None,
+                notice_urls: urls.clone(),
+                barcode: None,
+                expires_at: None,
+                seq: 0,
+            })
         }
     };
     let entry = &mut state.schedules[index];
@@ -685,16 +644,6 @@ pub async fn run_due(sandbox: web::Data<Sandbox>, shutdown: CancellationToken) {
 
 // ---- controls --------------------------------------------------------------------------
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> HttpResponse {
-    body::json(status, &json!({"error": message.into()}))
-}
-
-fn read<T: serde::de::DeserializeOwned>(req: &HttpRequest, raw: Bytes) -> Result<T, HttpResponse> {
-    Fields::read(req, raw)?
-        .decode()
-        .map_err(|e| refuse(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
-}
-
 /// `POST /__sandbox/subscribe/schedules/{merchant_uid}/run`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -722,7 +671,7 @@ pub async fn run_now(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: RunRequest = tri!(read(&req, raw));
+    let request: RunRequest = tri!(control_request(&req, raw));
     let result = {
         let mut state = sandbox.state();
         if !state
@@ -730,10 +679,10 @@ pub async fn run_now(
             .iter()
             .any(|s| s.merchant_uid.as_deref() == Some(path.as_str()))
         {
-            return refuse(StatusCode::NOT_FOUND, "no schedule with that merchant_uid");
+            return control_error(StatusCode::NOT_FOUND, "no schedule with that merchant_uid");
         }
         let Some((payment, urls)) = execute(&mut state, &path) else {
-            return refuse(StatusCode::CONFLICT, "the schedule is not booked any more");
+            return control_error(StatusCode::CONFLICT, "the schedule is not booked any more");
         };
         let schedule = state
             .schedules
@@ -781,10 +730,10 @@ pub async fn decline(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: DeclineRequest = tri!(read(&req, raw));
+    let request: DeclineRequest = tri!(control_request(&req, raw));
     let mut state = sandbox.state();
     if !state.customers.contains_key(path.as_str()) {
-        return refuse(StatusCode::NOT_FOUND, "no such customer_uid");
+        return control_error(StatusCode::NOT_FOUND, "no such customer_uid");
     }
     match &request.fail_reason {
         Some(reason) if request.count != Some(0) => {
@@ -828,7 +777,7 @@ pub async fn set_charge_fault(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let request: ChargeFaultRequest = tri!(read(&req, raw));
+    let request: ChargeFaultRequest = tri!(control_request(&req, raw));
     let delay = Duration::from_millis(request.delay_ms.unwrap_or(30_000));
     sandbox.state().charge_fault = match request.mode {
         ChargeMode::None => None,

@@ -2,8 +2,8 @@
 //! and `/__sandbox/vbanks/{imp_uid}/deposit`, where the customer transfers the money and the
 //! `notice_url` webhooks go out (or are lost, with `"notice": false` or a notice fault).
 
-use crate::api::{new_imp_uid, new_payment, too_long, tri};
-use crate::body::{self, Fields};
+use crate::api::{new_imp_uid, new_payment, too_long};
+use crate::body::{self, authorize, control_error, control_request, tri, Fields};
 use crate::outbound::{Delivery, Format};
 use crate::state::{now_unix, random_digits, Sandbox, StoredPayment};
 use actix_web::http::StatusCode;
@@ -15,7 +15,6 @@ use portone::{
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 /// 은행구분코드 the sandbox issues accounts at (금융결제원 codes).
 pub fn bank_name(code: &str) -> Option<&'static str> {
@@ -42,7 +41,7 @@ pub fn bank_name(code: &str) -> Option<&'static str> {
     responses((status = 200, description = "Issued; or `code` -1 (missing channel_key or vbank_code, unknown bank, vbank_due past, merchant_uid already paid, ...)", body = Envelope<Payment>),
               (status = 401, body = crate::body::ErrorEnvelope)))]
 pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let fields = tri!(Fields::read(&req, raw));
     let request: VbankIssueRequest = tri!(fields.require(&[
         "channel_key",
@@ -108,25 +107,21 @@ pub async fn issue(req: HttpRequest, raw: Bytes, sandbox: web::Data<Sandbox>) ->
     payment.buyer_addr = request.buyer_addr.clone();
     payment.buyer_postcode = request.buyer_postcode.clone();
     payment.custom_data = request.custom_data.clone();
-    let seq = Sandbox::next_seq(&mut state);
-    state.payments.insert(
-        imp_uid.clone(),
-        StoredPayment {
-            payment: payment.clone(),
-            confirm_url: None,
-            notice_urls: request.notice_url.clone(),
-            barcode: None,
-            expires_at: Some(request.vbank_due),
-            seq,
-        },
-    );
+    let payment = state.record(StoredPayment {
+        payment,
+        confirm_url: None,
+        notice_urls: request.notice_url.clone(),
+        barcode: None,
+        expires_at: Some(request.vbank_due),
+        seq: 0,
+    });
     drop(state);
     tracing::info!(imp_uid = %imp_uid, merchant_uid = %payment.merchant_uid, "virtual account issued");
     body::ok(payment)
 }
 
 fn bad(message: &str) -> HttpResponse {
-    body::error(StatusCode::BAD_REQUEST, body::CODE_ERROR, message)
+    body::bad_request(message)
 }
 
 /// The open account behind `imp_uid`, or PortOne's 404/400.
@@ -160,7 +155,7 @@ pub async fn modify(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id)).to_string();
     let fields = tri!(Fields::read(&req, raw));
     let request: VbankModifyRequest = match fields.decode() {
@@ -204,7 +199,7 @@ pub async fn revoke(
     path: web::Path<String>,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    tri!(crate::api::authorize(&req, &sandbox));
+    tri!(authorize(&req, &sandbox));
     let imp_uid = tri!(ImpUid::parse(&path).map_err(body::invalid_id)).to_string();
     let mut state = sandbox.state();
     let stored = tri!(open_account(&mut state, &imp_uid));
@@ -246,31 +241,24 @@ pub async fn deposit(
     raw: Bytes,
     sandbox: web::Data<Sandbox>,
 ) -> HttpResponse {
-    let refuse = |status: StatusCode, message: &str| body::json(status, &json!({"error": message}));
-    let request: DepositRequest = match Fields::read(&req, raw).and_then(|f| {
-        f.decode()
-            .map_err(|e| refuse(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
-    }) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
+    let request: DepositRequest = tri!(control_request(&req, raw));
     let (payment, urls) = {
         let mut state = sandbox.state();
         let Some(stored) = state.payments.get_mut(path.as_str()) else {
-            return refuse(StatusCode::NOT_FOUND, "no such imp_uid");
+            return control_error(StatusCode::NOT_FOUND, "no such imp_uid");
         };
         if stored.payment.pay_method.as_deref() != Some("vbank") {
-            return refuse(StatusCode::CONFLICT, "not a virtual account");
+            return control_error(StatusCode::CONFLICT, "not a virtual account");
         }
         if stored.payment.status != PaymentStatus::Ready {
-            return refuse(
+            return control_error(
                 StatusCode::CONFLICT,
-                &format!("the payment is {}, not ready", stored.payment.status),
+                format!("the payment is {}, not ready", stored.payment.status),
             );
         }
         let now = now_unix();
         if stored.expires_at.is_some_and(|t| t <= now) {
-            return refuse(StatusCode::CONFLICT, "the account is past its vbank_date");
+            return control_error(StatusCode::CONFLICT, "the account is past its vbank_date");
         }
         stored.payment.status = PaymentStatus::Paid;
         stored.payment.paid_at = Some(now);

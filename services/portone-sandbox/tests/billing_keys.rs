@@ -80,6 +80,10 @@ async fn issue_get_multi_get_and_delete() {
         .await
         .unwrap();
     assert_eq!(res.status(), 207);
+    // A success with what was found: code 0, as PortOne's official clients read it.
+    let partial: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(partial["code"], 0, "{partial}");
+    assert_eq!(partial["response"][0]["customer_uid"], "hong_1234_a");
 
     let err = client.get_billing_keys(&["ghost"]).await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");

@@ -38,7 +38,7 @@ async fn issue_get_and_void() {
     assert_eq!(issued.buyer_name.as_deref(), Some("홍길동"));
     assert_eq!(issued.vbank_num.as_deref(), Some("11222222"));
     assert_eq!(issued.vbank_date, r.expired_at);
-    assert_eq!(issued.currency, "KRW");
+    assert_eq!(issued.currency, portone::Currency::Krw);
     assert_eq!(issued.paid_at, Some(0));
 
     let fetched = client.get_payment(&issued.imp_uid).await.unwrap();

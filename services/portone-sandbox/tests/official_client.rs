@@ -1,5 +1,6 @@
 //! PortOne's official Python client, `iamport-rest-client` (PyPI), against the sandbox with only
-//! its base URL changed: token, look-ups by imp_uid and merchant_uid, cancels (partial, full,
+//! its base URL changed: token, look-ups by imp_uid and merchant_uid (a test-channel payment
+//! hidden from the look-up by imp_uid, as PortOne hides it), cancels (partial, full,
 //! refused), prepared amounts, the billing-key calls, and charges and schedules (`pay_again`,
 //! `pay_onetime`, `pay_schedule`, `pay_schedule_get`, `pay_unschedule`). The script
 //! (tests/python/official_client.py) prints one JSON line per step; where the client itself is
@@ -40,10 +41,29 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
         .control(&format!("/cvs/{}/pay", issued.imp_uid), json!({}))
         .await;
     assert_eq!(status, 200);
+    // The client never sends include_sandbox, and PortOne then hides test-channel payments,
+    // as the sandbox's own are: this one is made live, a second one stays a test payment.
+    let (status, _) = sandbox
+        .control(
+            &format!("/payments/{}/traits", issued.imp_uid),
+            json!({"sandbox": false}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let test_payment = client
+        .issue_cvs(&portone::CvsIssueRequest::new(
+            CHANNEL_KEY,
+            "official-order-test",
+            rust_decimal::Decimal::from(1000),
+        ))
+        .await
+        .unwrap();
+    assert!(test_payment.sandbox);
 
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/official_client.py");
     let url = sandbox.url.clone();
     let imp_uid = issued.imp_uid.clone();
+    let test_imp_uid = test_payment.imp_uid.clone();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(script)
@@ -54,6 +74,7 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
                 CHANNEL_KEY,
                 imp_uid.as_str(),
                 "official-order-1",
+                test_imp_uid.as_str(),
             ])
             .env("NO_PROXY", "127.0.0.1,localhost")
             .output()
@@ -78,6 +99,7 @@ async fn the_official_python_client_works_against_the_sandbox_unchanged() {
         "find_by_imp_uid",
         "find_by_merchant_uid",
         "is_paid",
+        "find_test_payment_hidden",
         "find_by_status",
         "cancel_partial",
         "cancel_refused_over_balance",

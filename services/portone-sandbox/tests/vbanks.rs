@@ -55,7 +55,11 @@ async fn a_virtual_account_is_issued_modified_and_paid_into_with_its_notice() {
         .to_owned();
     let res = sandbox
         .http
-        .get(format!("{}/payments/{}", sandbox.url, issued.imp_uid))
+        // A sandbox payment is a test payment: PortOne shows it only with include_sandbox.
+        .get(format!(
+            "{}/payments/{}?include_sandbox=true",
+            sandbox.url, issued.imp_uid
+        ))
         .bearer_auth(&token)
         .send()
         .await

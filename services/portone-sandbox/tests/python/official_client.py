@@ -5,13 +5,17 @@ Prints one JSON object per line: {"step": ..., "ok": true|false, ...}; exits 1 w
 fails. Where the client itself is broken the step says so (`"client_bug"`) and uses what works.
 
 Usage: official_client.py BASE_URL IMP_KEY IMP_SECRET CHANNEL_KEY IMP_UID_PAID MERCHANT_UID_PAID
+       IMP_UID_TEST
+
+IMP_UID_PAID is a live payment; IMP_UID_TEST one made on a test channel, which PortOne's
+GET /payments/{imp_uid} hides (the client never sends include_sandbox).
 """
 import json
 import sys
 
 from iamport import Iamport
 
-base, imp_key, imp_secret, channel_key, imp_uid, merchant_uid = sys.argv[1:7]
+base, imp_key, imp_secret, channel_key, imp_uid, merchant_uid, test_imp_uid = sys.argv[1:8]
 if not base.endswith("/"):
     # The client joins paths as '{}payments/...': its base URL must end with a slash.
     base += "/"
@@ -47,6 +51,12 @@ step("find_by_imp_uid", payment["imp_uid"] == imp_uid and payment["status"] == "
 payment = iamport.find(merchant_uid=merchant_uid)
 step("find_by_merchant_uid", payment["imp_uid"] == imp_uid)
 step("is_paid", iamport.is_paid(payment["amount"], imp_uid=imp_uid))
+try:
+    hidden = iamport.find(imp_uid=test_imp_uid)
+    step("find_test_payment_hidden", False, unexpected=hidden)
+except Iamport.HttpError as e:
+    # PortOne answers a hidden test payment as an unknown imp_uid: 404.
+    step("find_test_payment_hidden", e.code == 404, http=e.code)
 try:
     iamport.find_by_status("paid")
     step("find_by_status", False, note="expected the client's known bug")

@@ -1,9 +1,12 @@
 //! The sandbox's memory: tokens, payments, billing keys and schedules, behind one mutex that is
 //! never held across an `.await`.
 
+pub mod faults;
+
 use common::Secret;
+use faults::{CancelFault, ChargeFault, Decline, Faults, Latency};
 use platform::config::Settings;
-use portone::{Customer, Payment, Schedule};
+use portone::{Currency, Customer, Payment, PreparedPayment, Schedule};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -101,11 +104,90 @@ pub struct State {
     pub last_tier: Option<String>,
     pub seq: u64,
     /// Billing keys whose next charges the card company refuses (`/__sandbox/.../decline`).
-    pub declines: HashMap<String, crate::subscribe::Decline>,
+    pub declines: HashMap<String, Decline>,
     /// The `notice_url` of each booked schedule, by merchant_uid.
     pub schedule_notices: HashMap<String, Vec<String>>,
     /// Charges made but answered late or with a 5xx (`/__sandbox/faults/charges`).
-    pub charge_fault: Option<crate::subscribe::ChargeFault>,
+    pub charge_fault: Option<ChargeFault>,
+    /// What the next payments of a merchant_uid are made as (`/__sandbox/merchant-uids/…`).
+    pub merchant_traits: HashMap<String, MerchantTraits>,
+}
+
+/// What a payment is made as, beside the sandbox's defaults (a test payment in KRW).
+#[derive(Debug, Clone, Default)]
+pub struct Traits {
+    /// `false`: a payment on a live channel. The sandbox's own payments are test payments.
+    pub sandbox: Option<bool>,
+    pub currency: Option<Currency>,
+}
+
+impl Traits {
+    pub fn apply(&self, payment: &mut Payment) {
+        if let Some(sandbox) = self.sandbox {
+            payment.sandbox = sandbox;
+        }
+        if let Some(currency) = &self.currency {
+            payment.currency = currency.clone();
+        }
+    }
+}
+
+/// Traits for the next payments made under one merchant_uid.
+#[derive(Debug, Clone)]
+pub struct MerchantTraits {
+    pub traits: Traits,
+    /// How many more payments take them; all until cleared when `None`.
+    pub remaining: Option<u64>,
+}
+
+impl State {
+    /// Keeps a new payment: the traits set for its merchant_uid are applied and its creation
+    /// order assigned. Answers the payment as kept.
+    pub fn record(&mut self, mut stored: StoredPayment) -> Payment {
+        let merchant_uid = stored.payment.merchant_uid.clone();
+        if let Some(rule) = self.merchant_traits.get_mut(&merchant_uid) {
+            rule.traits.apply(&mut stored.payment);
+            if let Some(n) = &mut rule.remaining {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.merchant_traits.remove(&merchant_uid);
+                }
+            }
+        }
+        stored.seq = Sandbox::next_seq(self);
+        let payment = stored.payment.clone();
+        self.payments.insert(payment.imp_uid.clone(), stored);
+        payment
+    }
+}
+
+/// The refund side of the sandbox's memory: prepared amounts, the cancel fault and counters.
+#[derive(Debug, Default)]
+pub struct RefundState {
+    prepared: Mutex<HashMap<String, PreparedPayment>>,
+    pub fault: Mutex<Option<CancelFault>>,
+    /// `POST /payments/cancel` calls received (authenticated).
+    pub cancel_calls: AtomicU64,
+    /// Cancels applied.
+    pub cancels_applied: AtomicU64,
+}
+
+impl RefundState {
+    pub fn fault_hit(&self) -> Option<CancelFault> {
+        let mut guard = self.fault.lock().unwrap_or_else(|e| e.into_inner());
+        let fault = guard.as_mut()?;
+        if fault.remaining == Some(0) {
+            return None;
+        }
+        if let Some(r) = &mut fault.remaining {
+            *r -= 1;
+        }
+        Some(fault.clone())
+    }
+
+    pub fn prepared(&self) -> std::sync::MutexGuard<'_, HashMap<String, PreparedPayment>> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The shared sandbox, in `web::Data`.
@@ -115,9 +197,11 @@ pub struct Sandbox {
     pub get_token_calls: AtomicU64,
     pub http: reqwest::Client,
     /// Lost notices and failing reads, on demand (`/__sandbox/faults/…`).
-    pub faults: crate::faults::Faults,
+    pub faults: Faults,
     /// Prepared amounts, the cancel fault and the cancel counters.
-    pub refunds: crate::refunds::RefundState,
+    pub refunds: RefundState,
+    /// A slow PortOne on demand, and the calls received (`/__sandbox/latency`).
+    pub latency: Latency,
 }
 
 impl Sandbox {
@@ -137,6 +221,7 @@ impl Sandbox {
             http,
             faults: Default::default(),
             refunds: Default::default(),
+            latency: Default::default(),
         })
     }
 
