@@ -71,6 +71,7 @@ if ! port_open 5672; then
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_port 5672 RabbitMQ 120
 fi
+
 # The TLS tests' own servers: the server binaries, runuser (util-linux) and timeout (coreutils).
 # Installed without starting anything: the ports above are served already.
 no_start() { # apt_install, with Debian's invoke-rc.d told not to start what it installs

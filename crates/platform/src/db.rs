@@ -65,7 +65,7 @@ impl From<RunError> for StorageError {
 
 /// One connection to the database `url` names, over TLS as its `sslmode` asks (never a fallback
 /// to plaintext when TLS was asked for and failed). Everything that connects goes through here:
-/// the pool, migrations, `ensure_database`, the `dlq` and purge tools.
+/// the pool, migrations, `ensure_database` and the retention purge.
 pub async fn connect(url: &str) -> Result<AsyncPgConnection, diesel::ConnectionError> {
     PgTarget::parse(url)
         .map_err(|e| diesel::ConnectionError::InvalidConnectionUrl(format!("database.url: {e}")))?

@@ -35,6 +35,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// How long one connection may take to open (TCP, TLS, authentication).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -247,13 +250,21 @@ impl PgTarget {
         Ok(store)
     }
 
-    /// Opens one connection, its driver task spawned on the current runtime.
+    /// Opens one connection, its driver task spawned on the current runtime. Connecting, the
+    /// TLS handshake and authentication together get [`CONNECT_TIMEOUT`]: a server that accepts
+    /// and then says nothing must not hold a migration or a purge for ever.
     pub async fn connect(&self) -> Result<AsyncPgConnection, ConnectionError> {
         let tls = MakeRustls {
             config: Arc::new(self.tls_config().map_err(ConnectionError::BadConnection)?),
             describe: self.describe().into(),
         };
-        let (client, connection) = self.config.connect(tls).await.map_err(|e| {
+        let connecting = tokio::time::timeout(CONNECT_TIMEOUT, self.config.connect(tls));
+        let connected = connecting.await.map_err(|_| {
+            ConnectionError::BadConnection(format!(
+                "PostgreSQL did not answer within {CONNECT_TIMEOUT:?}"
+            ))
+        })?;
+        let (client, connection) = connected.map_err(|e| {
             let why = error_chain(&e);
             // tokio-postgres says only "server does not support TLS": say which setting asked.
             ConnectionError::BadConnection(if why.contains("does not support TLS") {

@@ -186,7 +186,6 @@ async fn a_broker_certificate_that_does_not_verify_is_a_clear_error_and_readines
     let _stop = services::Stops(vec![app.shutdown.clone()]);
     let client = services::client();
     let degraded = json!({"status": "degraded", "checks": {"database": "up", "broker": "down"}});
-    let mut last = Value::Null;
     for _ in 0..3 {
         // Several answers over a few seconds: it never comes up, however often it retries.
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
@@ -196,8 +195,6 @@ async fn a_broker_certificate_that_does_not_verify_is_a_clear_error_and_readines
             .await
             .unwrap();
         assert_eq!(res.status().as_u16(), 200);
-        last = res.json().await.unwrap();
-        assert_eq!(last, degraded);
+        assert_eq!(res.json::<Value>().await.unwrap(), degraded);
     }
-    assert_eq!(last, degraded);
 }
