@@ -93,7 +93,7 @@ async fn overpayments_are_listed_and_closed_both_ways() {
     app.create_ok(&order("OV-1")).await;
     app.create_ok(&order("OV-2")).await;
     let mut small = order("OV-3");
-    small["order_price_amount"] = json!("12345.60");
+    small["order_price_amount"] = json!("12345.00");
     app.create_ok(&small).await;
     for id in ["OV-2", "OV-3"] {
         assert_eq!(app.cancel(id).await.status(), 200);
@@ -179,7 +179,7 @@ async fn overpayments_are_listed_and_closed_both_ways() {
     });
     let bankda_3 = json!({
         "payment_ref": "bankda:OV-3", "order_id": "OV-3", "paid_via": "bank_transfer",
-        "amount": "12345.60", "received_at": refused_3, "status": "open", "refunded_at": null
+        "amount": "12345.00", "received_at": refused_3, "status": "open", "refunded_at": null
     });
     assert_eq!(
         page,
