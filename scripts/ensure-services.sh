@@ -51,6 +51,15 @@ rabbit_soft_fds() {
   pid=$(pgrep -u rabbitmq -f 'beam.smp.*rabbit' | head -n 1) || return 1
   awk '/Max open files/ {print $4}' "/proc/$pid/limits"
 }
+# Debian's 3.10 does not apply a ulimit in rabbitmq-env.conf to the node it starts (seen: soft limit
+# still 1024), so the node is started here as its user with the limit raised in that same shell.
+start_rabbit() {
+  if [ "$(id -u)" = 0 ] && id rabbitmq >/dev/null 2>&1 && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    su rabbitmq -s /bin/sh -c 'ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"; cd /var/lib/rabbitmq && /usr/lib/rabbitmq/bin/rabbitmq-server -detached' >/dev/null 2>&1 || true
+  else
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+  fi
+}
 if port_open 5672 && command -v rabbitmqctl >/dev/null 2>&1; then
   fds=$(rabbit_soft_fds || echo 0)
   if [ "${fds:-0}" -lt 4096 ] && [ "${fds:-0}" -gt 0 ]; then
@@ -68,7 +77,7 @@ if ! port_open 5672; then
   fi
   raise_rabbit_fds
   log "starting RabbitMQ"
-  rabbitmq-server -detached >/dev/null 2>&1 || true
+  start_rabbit
   wait_port 5672 RabbitMQ 120
 fi
 
