@@ -12,7 +12,8 @@ generated (hash-suffixed) ConfigMap, so pods roll on config change; Secrets by r
 A default-deny NetworkPolicy; an HPA (autoscaling/v2) and a PDB (policy/v1) per service.
 Production: no Secret object at all, two replicas or more (and HPA minimum), no portone-sandbox,
 migrations run by `<binary> migrate`, RabbitMQ's CA file (amqp.tls_ca_file) set and mounted in
-every container that connects (migrations included). Local: portone-sandbox present.
+every container that connects (migrations included). Local: portone-sandbox present, and its
+PostgreSQL and RabbitMQ with a read-only root filesystem, no privilege escalation, no capabilities.
 
 The trust boundary (deploy/README.md "Trust boundary"): /metrics on its own port (`metrics`,
 http.metrics_port) and annotated for scraping there; no NetworkPolicy may admit a whole namespace
@@ -265,6 +266,20 @@ def main(overlay, docs):
                 fail(overlay, f"no {kind} ({api}) for {name}")
             elif kind == "HorizontalPodAutoscaler" and production and match[0]["spec"]["minReplicas"] < 2:
                 fail(overlay, f"HPA {name} may scale production below 2")
+    # The overlay's own dependencies (the local PostgreSQL and RabbitMQ) are locked down as well:
+    # a read-only root with volumes for what they write, no privilege escalation, no capabilities.
+    for d in by_kind.get("Deployment", []):
+        if d in deployments:
+            continue
+        where = f"{overlay}/Deployment/{d['metadata']['name']}"
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            sc = c.get("securityContext", {})
+            if sc.get("readOnlyRootFilesystem") is not True:
+                fail(f"{where}/{c['name']}", "readOnlyRootFilesystem is not true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                fail(f"{where}/{c['name']}", "allowPrivilegeEscalation is not false")
+            if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+                fail(f"{where}/{c['name']}", "capabilities are not drop: [ALL]")
     deny = [
         p for p in by_kind.get("NetworkPolicy", [])
         if p["spec"].get("podSelector") == {} and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
