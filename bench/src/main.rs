@@ -217,12 +217,12 @@ impl Args {
     }
 }
 
-/// crates/bench → the workspace root.
+/// bench/ → the workspace root.
 fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()
-        .nth(2)
+        .nth(1)
         .map(PathBuf::from)
         .unwrap_or(manifest)
 }
