@@ -34,6 +34,7 @@ use prometheus::{IntCounterVec, Opts};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Attempts at a failing (but not unreachable-database) delivery before it is requeued.
 const LOCAL_ATTEMPTS: u32 = 3;
@@ -199,7 +200,13 @@ impl Consumer {
         self.health.clone()
     }
 
+    /// Runs until `shutdown`, reconnecting with backoff, inside a span that names its queue.
     pub async fn run(self, shutdown: CancellationToken) {
+        let span = tracing::info_span!("consumer", service = %self.config.service, queue = %self.config.queue);
+        self.run_in_span(shutdown).instrument(span).await
+    }
+
+    async fn run_in_span(self, shutdown: CancellationToken) {
         let gauge = tokio::spawn(crate::dlq::watch(
             crate::dlq::DlqTarget {
                 amqp: self.config.amqp.clone(),
@@ -496,10 +503,23 @@ impl Consumer {
                 return reject(&delivery).await;
             }
         };
+        // Instrumented rather than entered: an entered span held across the awaits below would be
+        // attached to whatever else this worker thread polls meanwhile.
+        let span = tracing::info_span!("event", event_id = %envelope.event_id, event_type = %envelope.event_type, order_id = %envelope.order_id);
+        self.process_envelope(delivery, &envelope, dead_letters, shutdown)
+            .instrument(span)
+            .await
+    }
+
+    async fn process_envelope(
+        &self,
+        delivery: Delivery,
+        envelope: &RawEnvelope,
+        dead_letters: &Channel,
+        shutdown: &CancellationToken,
+    ) {
         let event_type = envelope.event_type.as_str();
-        let span = tracing::info_span!("event", event_id = %envelope.event_id, event_type, order_id = %envelope.order_id);
-        let _enter = span.enter();
-        if let Some(why) = unexpected_producer(&envelope) {
+        if let Some(why) = unexpected_producer(envelope) {
             tracing::error!(security_event = true, producer = %envelope.producer, reason = %why, "SECURITY: event from a service that does not publish its type; dead-lettering");
             self.metrics
                 .processed
@@ -509,7 +529,7 @@ impl Consumer {
                 .dead_letter(&delivery, dead_letters, UNEXPECTED_PRODUCER)
                 .await;
         }
-        let event = match Event::decode(&envelope) {
+        let event = match Event::decode(envelope) {
             Ok(ev) => ev,
             Err(e) => {
                 tracing::error!(error = %e, "event payload does not match its type; dead-lettering");
@@ -524,7 +544,7 @@ impl Consumer {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.apply(&envelope, event.clone()).await {
+            match self.apply(envelope, event.clone()).await {
                 Ok(outcome) => {
                     let label = match outcome {
                         Outcome::Applied => {

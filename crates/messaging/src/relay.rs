@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 /// Sent rows are kept this long for inspection, then deleted.
@@ -162,8 +163,14 @@ impl OutboxRelay {
         self.health.clone()
     }
 
-    /// Runs until `shutdown`, reconnecting with backoff whenever the broker goes away.
+    /// Runs until `shutdown`, reconnecting with backoff whenever the broker goes away, inside a
+    /// span that names the relay and its exchange.
     pub async fn run(self, shutdown: CancellationToken) {
+        let span = tracing::info_span!("outbox_relay", exchange = %self.config.exchange);
+        self.run_in_span(shutdown).instrument(span).await
+    }
+
+    async fn run_in_span(self, shutdown: CancellationToken) {
         let mut backoff = Backoff::default();
         while !shutdown.is_cancelled() {
             let connected = tokio::select! {
