@@ -67,6 +67,17 @@ async fn a_broker_outage_degrades_readiness_and_every_caller_is_still_served() {
         tap.next(WAIT).await.expect("published").body["order_id"],
         "DEG-1"
     );
+    // The tap can see DEG-1 before the broker's confirm reaches the relay; cut before the relay has
+    // marked it published and DEG-1 rightly stays in the outbox, to be sent again later.
+    assert!(
+        eventually(WAIT, || async {
+            app.count("SELECT count(*) AS n FROM order_query.outbox WHERE published_at IS NULL")
+                .await
+                == 0
+        })
+        .await,
+        "DEG-1 marked published"
+    );
 
     broker.cut();
     // The gauges follow the outage with nobody asking /health/ready.
