@@ -10,11 +10,16 @@
 #   check-manifests.py            what a schema cannot say: probes, security, replicas, secrets,
 #                                 network policies, the metrics port, RabbitMQ users' rights; and
 #                                 that it fails on a planted namespace-wide policy
-#   docker-compose config -q      Debian's docker-compose 1.29.2
+#   docker-compose config -q      Debian's docker-compose 1.29.2, the monitoring profile included
 #   check-jsonschema              docker-compose.yml against the compose-spec schema
 #   yamllint                      every YAML file (.yamllint.yaml)
 #   hadolint                      the Dockerfile, any finding fails
 #   promtool check/test rules     the alert rules, and their unit tests
+#   promtool check config         the local stack's Prometheus (deploy/prometheus/prometheus-compose.yaml)
+#   check-dashboards.py           every Grafana panel's PromQL (promtool, from a throwaway rules
+#                                 file), every metric a panel or alert names is one a service
+#                                 exposes, the monitoring profile scrapes every service; and that
+#                                 it fails on a planted misspelt metric and a planted parse error
 #   check-build-cmd.py            the Dockerfile's cargo build = what CI tests (toolchain, features,
 #                                 lockfile, packages)
 #   cargo tree -i                 rustls only: no OpenSSL, native-tls or libpq anywhere in the
@@ -116,7 +121,7 @@ check "check-manifests finds a planted namespace-wide policy" \
   "$V/python" scripts/check-manifests.py --plant-whole-namespace "$OUT/production.yaml"
 
 echo "== docker compose"
-check "docker-compose $COMPOSE_VERSION config -q" docker-compose -f docker-compose.yml config -q
+check "docker-compose $COMPOSE_VERSION config -q" docker-compose -f docker-compose.yml --profile monitoring config -q
 check "compose-spec schema" "$V/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
 
 echo "== yaml, Dockerfile, alerts"
@@ -124,6 +129,15 @@ check "yamllint" "$V/yamllint" --strict .
 check "hadolint Dockerfile" "$V/hadolint" --failure-threshold style Dockerfile
 check "promtool check rules" "$PROMTOOL" check rules deploy/prometheus/paybridge-alerts.yaml
 check "promtool test rules" "$PROMTOOL" test rules deploy/prometheus/paybridge-alerts.test.yaml
+check "promtool check config (compose)" "$PROMTOOL" check config deploy/prometheus/prometheus-compose.yaml
+
+echo "== dashboards"
+check "check-dashboards" "$V/python" scripts/check-dashboards.py --promtool "$PROMTOOL" --out "$OUT"
+# Both halves can fail: a misspelt metric and a query promtool refuses, each planted in a panel.
+check "check-dashboards finds a planted unknown metric" \
+  "$V/python" scripts/check-dashboards.py --promtool "$PROMTOOL" --out "$OUT" --plant-unknown-metric
+check "check-dashboards finds a planted PromQL error" \
+  "$V/python" scripts/check-dashboards.py --promtool "$PROMTOOL" --out "$OUT" --plant-bad-promql
 
 echo "== Dockerfile's cargo build vs CI"
 check "check-build-cmd" "$V/python" scripts/check-build-cmd.py
